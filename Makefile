@@ -1,0 +1,28 @@
+# make run   trains the default grid on the embedded sample data (creates .venv when missing)
+# make test  runs the test suite (creates .venv when missing)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test gradcheck bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,bench,dask]'
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) -m experiments run --grid default
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+gradcheck: $(VENV)/.installed
+	$(PY) -m experiments gradcheck
+
+bench: $(VENV)/.installed
+	$(PY) -m experiments bench
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

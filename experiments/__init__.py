@@ -1,0 +1,1 @@
+"""Datasets, the experiment grid, the runner, gradient verification and reports."""

@@ -1,0 +1,174 @@
+"""The command line: python -m experiments {train, gradcheck, run, inspect, bench} ...
+
+Every user mistake ends with one line on stderr and exit status 2; tracebacks are for bugs.
+"""
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from experiments.config import RunConfig
+from experiments.errors import UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `experiments train: error: ...` and status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def sizes_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(n) for n in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers like 784,16,16,10") from None
+
+
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    from experiments.config import CHOICES
+    d = RunConfig()
+    p.add_argument("--impl", default=d.impl, choices=CHOICES["impl"], help=f"implementation (default: {d.impl})")
+    p.add_argument("--activation", default=d.activation, choices=CHOICES["activation"],
+                   help=f"hidden activation (default: {d.activation})")
+    p.add_argument("--loss", default=d.loss, choices=CHOICES["loss"], help=f"cost function (default: {d.loss})")
+    p.add_argument("--lr", type=positive_float, default=d.lr, help=f"learning rate eta (default: {d.lr})")
+    p.add_argument("--epochs", type=positive_int, default=d.epochs, help=f"epochs (default: {d.epochs})")
+    p.add_argument("--batch-size", type=positive_int, default=d.batch_size,
+                   help=f"mini-batch size (default: {d.batch_size})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seed of weights and batch order (default: {d.seed})")
+    p.add_argument("--init", default=d.init, choices=CHOICES["init"],
+                   help="weight initialisation; auto is lecun for sigmoid, he for relu (default: auto)")
+    p.add_argument("--dtype", default=d.dtype, choices=CHOICES["dtype"], help=f"float precision (default: {d.dtype})")
+    p.add_argument("--sizes", type=sizes_list, default=d.sizes,
+                   help="neurons per layer, input first (default: 784,16,16,10)")
+    p.add_argument("--dataset", default=d.dataset, choices=CHOICES["dataset"], help=f"data (default: {d.dataset})")
+    p.add_argument("--device", default="auto", choices=CHOICES["device"],
+                   help="torch device; auto is cuda when available (default: auto)")
+
+
+def add_data_flags(p: argparse.ArgumentParser) -> None:
+    from experiments.data import DATA_ROOT_ENV, default_data_root
+    p.add_argument("--data-root", default=None,
+                   help=f"folder holding MNIST/raw or FashionMNIST/raw (default: ${DATA_ROOT_ENV} or {default_data_root()})")
+    p.add_argument("--download", action="store_true", help="download mnist / fashion-mnist if missing (default: off)")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="experiments", description="mlp-twins: the scratch network and its torch twin")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = sub.add_parser("train", help="train one configuration")
+    add_config_flags(p)
+    add_data_flags(p)
+    p.add_argument("--out", default="results/train", help="results folder (default: results/train)")
+
+    p = sub.add_parser("gradcheck", help="compare scratch gradients with torch and finite differences")
+    p.add_argument("--dtype", default="float64", choices=("float32", "float64"), help="(default: float64)")
+    p.add_argument("--sizes", type=sizes_list, default=(784, 16, 16, 10), help="(default: 784,16,16,10)")
+    p.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    p.add_argument("--out", default="results/gradcheck", help="(default: results/gradcheck)")
+    return parser
+
+
+def cmd_train(args) -> int:
+    from experiments.data import load_dataset
+    from experiments.execute import execute
+    from experiments.results import ResultsDir
+
+    device = args.device
+    if args.impl == "scratch":
+        device = "cpu" if device == "auto" else device
+    config = RunConfig(impl=args.impl, device=device, dataset=args.dataset, sizes=args.sizes,
+                       activation=args.activation, loss=args.loss, lr=args.lr, batch_size=args.batch_size,
+                       epochs=args.epochs, seed=args.seed, init=args.init, dtype=args.dtype).resolved()
+    if config.impl == "torch":
+        from torch_ref import resolve_device
+        try:
+            resolve_device(config.device)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    dataset = load_dataset(config.dataset, args.data_root, args.download)
+    if config.batch_size > len(dataset.train_labels):
+        raise UsageError(f"batch_size {config.batch_size} is larger than the {len(dataset.train_labels)} "
+                         "training images; choose a smaller --batch-size")
+    out = ResultsDir(args.out).open()
+    n_test = len(dataset.test_labels)
+    print(f"{config.impl} {config.activation}/{config.loss} lr={config.lr} batch={config.batch_size} "
+          f"init={config.init} {config.dtype} sizes={'-'.join(map(str, config.sizes))} "
+          f"on {config.dataset} ({len(dataset.train_labels)} train / {n_test} test), run_id {config.run_id}")
+
+    def on_epoch(row: dict) -> None:
+        out.append("epochs.csv", [row])
+        correct = round(row["test_acc"] * n_test)
+        print(f"epoch {row['epoch']:3d}/{config.epochs}: {correct} / {n_test} ({100 * row['test_acc']:.2f}%)  "
+              f"train_loss {row['train_loss']:.4f}  test_loss {row['test_loss']:.4f}  {row['wall_s']:.2f} s",
+              flush=True)
+
+    out.drop_incomplete()
+    run_row, _, (weights, biases) = execute(config, dataset, on_epoch)
+    out.save_params(run_row["run_id"], run_row["impl"], weights, biases)
+    out.append("runs.csv", [run_row])
+    print(f"{run_row['status']}: final test accuracy {100 * run_row['final_test_acc']:.2f}%, "
+          f"best {100 * run_row['best_test_acc']:.2f}% at epoch {run_row['best_epoch']}, "
+          f"{run_row['wall_s']:.1f} s; rows appended to {out.path}/runs.csv and epochs.csv")
+    return 0
+
+
+def cmd_gradcheck(args) -> int:
+    import pandas as pd
+    from experiments.gradcheck import gradcheck
+
+    if args.sizes[0] < 1 or len(args.sizes) < 2 or min(args.sizes) < 1:
+        raise UsageError(f"sizes must be at least two positive integers, got {args.sizes}")
+    checks = gradcheck(args.dtype, args.sizes, args.seed)
+    table = pd.DataFrame([{**c.__dict__, "passed": c.passed} for c in checks])
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out / "gradcheck.csv", index=False)
+    except OSError as e:
+        raise UsageError(f"cannot write {out / 'gradcheck.csv'} ({e.strerror}); choose another --out") from None
+    with pd.option_context("display.float_format", "{:.2e}".format, "display.width", 120):
+        print(table.to_string(index=False))
+    failed = table[~table.passed]
+    worst = table.groupby("reference").rel_err.max()
+    print(f"\nworst rel_err: " + ", ".join(f"{ref} {err:.2e}" for ref, err in worst.items()))
+    print(f"{len(table) - len(failed)} / {len(table)} checks within tolerance; wrote {out / 'gradcheck.csv'}")
+    return 1 if len(failed) else 0
+
+
+COMMANDS = {"train": cmd_train, "gradcheck": cmd_gradcheck}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as e:
+        print(f"experiments {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"experiments {args.command}: interrupted; rows written so far are kept", file=sys.stderr)
+        return 130

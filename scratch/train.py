@@ -1,0 +1,43 @@
+"""Mini-batch stochastic gradient descent and evaluation.
+
+Every epoch visits the training set in the order `epoch_order(rng, n)`; the torch twin
+draws its order from the same function, so that both see the same mini-batches.
+"""
+from typing import Iterator
+
+import numpy as np
+
+from scratch.network import Network
+
+
+def one_hot(labels: np.ndarray, dtype=np.float64, classes: int = 10) -> np.ndarray:
+    """(m,) integer labels -> (m, classes) rows of the identity."""
+    return np.eye(classes, dtype=dtype)[labels]
+
+
+def epoch_order(rng: np.random.Generator, n: int) -> np.ndarray:
+    """The order in which one epoch visits the n training examples."""
+    return rng.permutation(n)
+
+
+def train(net: Network, x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
+          eta: float, rng: np.random.Generator) -> Iterator[int]:
+    """Run `epochs` epochs of SGD on (x, labels), yielding each finished epoch's number (1-based).
+
+    The caller evaluates between epochs and may stop early by leaving the loop. The last
+    mini-batch of an epoch is smaller when batch_size does not divide len(x).
+    """
+    y = one_hot(labels, x.dtype)
+    n = len(x)
+    for epoch in range(1, epochs + 1):
+        order = epoch_order(rng, n)
+        xs, ys = x[order], y[order]  # shuffle once per epoch, then slice contiguous batches
+        for k in range(0, n, batch_size):
+            net.sgd_step(xs[k:k + batch_size], ys[k:k + batch_size], eta)
+        yield epoch
+
+
+def evaluate(net: Network, x: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(cost C over the whole set, fraction of examples whose largest output is the label)."""
+    z = net.logits(x)
+    return net.loss.fn(z, one_hot(labels, x.dtype)), float(np.mean(z.argmax(axis=1) == labels))
