@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed
-	$(PY) -m experiments run --grid default
+	$(PY) -m experiments run --grid default --workers 2
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q

@@ -88,7 +88,63 @@ def build_parser() -> Parser:
     p.add_argument("--sizes", type=sizes_list, default=(784, 16, 16, 10), help="(default: 784,16,16,10)")
     p.add_argument("--seed", type=int, default=0, help="(default: 0)")
     p.add_argument("--out", default="results/gradcheck", help="(default: results/gradcheck)")
+    p = sub.add_parser("run", help="run a grid of configurations on both implementations")
+    p.add_argument("--grid", default="default", help="default, full, or a TOML file (default: default)")
+    p.add_argument("--dataset", default=None, help="override the grid's dataset axis (default: the grid's)")
+    add_data_flags(p)
+    p.add_argument("--out", default=None, help="results folder (default: results/<grid name>)")
+    p.add_argument("--workers", type=positive_int, default=1, help="worker processes (default: 1)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUES",
+                   help="override an axis, e.g. --set lr=0.1,0.3 --set epochs=5 (default: none)")
+    p = sub.add_parser("inspect", help="tables (and plots) of a results folder")
+    p.add_argument("folder", help="a results folder, e.g. results/default")
+    p.add_argument("--metric", default="final_test_acc", help="metric of the tables (default: final_test_acc)")
+    p.add_argument("--format", default="text", choices=("text", "markdown", "csv"), help="(default: text)")
+    p.add_argument("--plot", action="store_true", help="write PNG figures to FOLDER/plots (default: off)")
+    p.add_argument("--data-root", default=None, help="data root for the confusion matrix of mnist runs")
     return parser
+
+
+def cmd_inspect(args) -> int:
+    from experiments.report import load, report
+
+    print(report(args.folder, args.metric, args.format))
+    if args.plot:
+        from experiments.plots import plot_all
+        runs, epochs = load(args.folder)
+        for path in plot_all(Path(args.folder), runs, epochs, args.data_root):
+            print(f"wrote {path}")
+    return 0
+
+
+def check_devices(configs) -> None:
+    """Fail before any run if a torch configuration asks for a device this machine lacks."""
+    from torch_ref import resolve_device
+    for device in sorted({c.device for c in configs if c.impl == "torch"}):
+        try:
+            resolve_device(device)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+
+
+def cmd_run(args) -> int:
+    from experiments.grid import expand, read_grid
+    from experiments.runner import run_grid
+    from experiments.results import ResultsDir
+
+    name, axes = read_grid(args.grid)
+    overrides = list(args.set) + ([f"dataset={args.dataset}"] if args.dataset else [])
+    configs = expand(axes, overrides)
+    check_devices(configs)
+    if args.download:
+        from experiments.data import load_dataset
+        for dataset in sorted({c.dataset for c in configs}):
+            load_dataset(dataset, args.data_root, download=True)
+    out = ResultsDir(args.out or Path("results") / name).open()
+    counts = run_grid(configs, out, name, {**axes, "overrides": overrides}, args.data_root, args.workers)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to run"
+    print(f"done: {summary}; results in {out.path} (python -m experiments inspect {out.path})")
+    return 0
 
 
 def cmd_train(args) -> int:
@@ -102,12 +158,7 @@ def cmd_train(args) -> int:
     config = RunConfig(impl=args.impl, device=device, dataset=args.dataset, sizes=args.sizes,
                        activation=args.activation, loss=args.loss, lr=args.lr, batch_size=args.batch_size,
                        epochs=args.epochs, seed=args.seed, init=args.init, dtype=args.dtype).resolved()
-    if config.impl == "torch":
-        from torch_ref import resolve_device
-        try:
-            resolve_device(config.device)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
+    check_devices([config])
     dataset = load_dataset(config.dataset, args.data_root, args.download)
     if config.batch_size > len(dataset.train_labels):
         raise UsageError(f"batch_size {config.batch_size} is larger than the {len(dataset.train_labels)} "
@@ -158,7 +209,7 @@ def cmd_gradcheck(args) -> int:
     return 1 if len(failed) else 0
 
 
-COMMANDS = {"train": cmd_train, "gradcheck": cmd_gradcheck}
+COMMANDS = {"train": cmd_train, "gradcheck": cmd_gradcheck, "run": cmd_run, "inspect": cmd_inspect}
 
 
 def main(argv: list[str] | None = None) -> int:

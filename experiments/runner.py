@@ -1,0 +1,168 @@
+"""Run a grid of configurations into a results folder, resuming where it stopped.
+
+Runs already in runs.csv are skipped; epoch rows of a run cut off are dropped and the run
+is done again. Work runs in this process (one worker), in a pool of processes, or on any
+concurrent.futures executor (a Dask cluster's); only this process writes the tables.
+Every run uses one compute thread, so its numbers do not depend on how it was scheduled.
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from experiments.config import RunConfig
+from experiments.data import Dataset, load_dataset
+from experiments.errors import UsageError
+from experiments.execute import execute
+from experiments.progress import Progress
+from experiments.results import ResultsDir
+
+_datasets: dict[tuple, Dataset] = {}
+_single_thread = None
+
+
+def single_thread() -> None:
+    """Limit BLAS and torch to one thread in this process (kept for the process's life)."""
+    global _single_thread
+    if _single_thread is None:
+        from threadpoolctl import threadpool_limits
+        import torch
+        _single_thread = threadpool_limits(1)
+        torch.set_num_threads(1)
+
+
+def dataset_for(name: str, data_root: str | None, checksum: str | None = None) -> Dataset:
+    """The dataset, loaded once per process; `checksum` guards against a worker with other data."""
+    key = (name, data_root)
+    if key not in _datasets:
+        _datasets[key] = load_dataset(name, data_root)
+    data = _datasets[key]
+    if checksum is not None and data.checksum() != checksum:
+        raise RuntimeError(f"this worker's {name} at {data_root} differs from the client's (checksum)")
+    return data
+
+
+def run_task(config: RunConfig, data_root: str | None, checksum: str | None = None):
+    """One run, as a picklable task for a worker process: (runs row, epoch rows, parameters)."""
+    single_thread()
+    return execute(config, dataset_for(config.dataset, data_root, checksum))
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def manifest(grid_name: str, axes: dict, configs: list[RunConfig], checksums: dict[str, str],
+             workers: int, scheduler: str | None) -> dict:
+    import torch
+    return {
+        "grid": grid_name, "axes": axes, "runs": len(configs),
+        "configs": [c.row() | {"run_id": c.run_id} for c in configs],
+        "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+        "platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(), "cuda_devices": [torch.cuda.get_device_name(i)
+                                                      for i in range(torch.cuda.device_count())],
+        "data_checksums": checksums, "git_commit": git_commit(), "workers": workers, "scheduler": scheduler,
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "finished": None,
+    }
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def record(out: ResultsDir, run_row: dict, epoch_rows: list[dict], params) -> None:
+    """Epoch rows, then the parameters, then the runs row that marks the run complete."""
+    out.append("epochs.csv", epoch_rows)
+    out.save_params(run_row["run_id"], run_row["impl"], *params)
+    out.append("runs.csv", [run_row])
+
+
+def failed_row(config: RunConfig, reason: str) -> dict:
+    nan = float("nan")
+    return {"run_id": config.run_id, **config.row(), "status": "failed", "final_train_loss": nan,
+            "final_test_loss": nan, "final_test_acc": nan, "best_test_acc": nan, "best_epoch": 0, "wall_s": 0.0}
+
+
+def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: dict,
+             data_root: str | None = None, workers: int = 1, executor: Executor | None = None,
+             scheduler: str | None = None, max_attempts: int = 2) -> dict:
+    """Run every configuration not yet complete in `out`; returns counts by status."""
+    dropped = out.drop_incomplete()
+    done = out.completed()
+    todo = [c for c in configs if (c.run_id, c.impl) not in done]
+    checksums = {name: dataset_for(name, data_root).checksum() for name in sorted({c.dataset for c in configs})}
+    info = manifest(grid_name, axes, configs, checksums, workers, scheduler)
+    write_json(out.path / "manifest.json", info)
+    print(f"{grid_name}: {len(configs)} runs, {len(configs) - len(todo)} already complete in {out.path}"
+          + (f" ({dropped} rows of cut-off runs dropped)" if dropped else "")
+          + (f", {len(todo)} to run" if todo else ""), flush=True)
+    counts: dict[str, int] = {}
+    progress = Progress(len(todo))
+    try:
+        if executor is None and workers <= 1:
+            single_thread()
+            for config in todo:
+                progress.start(config)
+                data = dataset_for(config.dataset, data_root)
+                run_row, epoch_rows, params = execute(config, data)
+                record(out, run_row, epoch_rows, params)
+                counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
+                progress.finish(run_row)
+        else:
+            run_pool(todo, out, data_root, checksums, workers, executor, progress, counts, max_attempts)
+    finally:
+        progress.close()
+    info["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    write_json(out.path / "manifest.json", info)
+    return counts
+
+
+def run_pool(todo, out, data_root, checksums, workers, executor, progress, counts, max_attempts) -> None:
+    """Run on worker processes; a run whose worker died is tried again, then marked failed."""
+    attempts = {id(c): 0 for c in todo}
+    pending = list(todo)
+    while pending:
+        own = executor is None
+        pool = executor or ProcessPoolExecutor(workers, mp_context=__import__("multiprocessing").get_context("spawn"))
+        futures = {}
+        for c in pending:
+            attempts[id(c)] += 1
+            futures[pool.submit(run_task, c, data_root, checksums[c.dataset])] = c
+        pending = []
+        try:
+            for future in as_completed(futures):
+                config = futures[future]
+                try:
+                    run_row, epoch_rows, params = future.result()
+                except UsageError:
+                    raise
+                except (BrokenProcessPool, Exception) as e:  # a worker died or was lost
+                    if attempts[id(config)] < max_attempts:
+                        pending.append(config)
+                        continue
+                    print(f"run {config.run_id} ({config.impl}) failed: {type(e).__name__}: {e}",
+                          file=sys.stderr, flush=True)
+                    run_row, epoch_rows, params = failed_row(config, str(e)), [], None
+                    out.append("runs.csv", [run_row])
+                else:
+                    record(out, run_row, epoch_rows, params)
+                counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
+                progress.finish(run_row)
+        finally:
+            if own:
+                pool.shutdown(wait=True, cancel_futures=True)
