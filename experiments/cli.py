@@ -173,7 +173,7 @@ def cmd_train(args) -> int:
         out.append("epochs.csv", [row])
         correct = round(row["test_acc"] * n_test)
         print(f"epoch {row['epoch']:3d}/{config.epochs}: {correct} / {n_test} ({100 * row['test_acc']:.2f}%)  "
-              f"train_loss {row['train_loss']:.4f}  test_loss {row['test_loss']:.4f}  {row['wall_s']:.2f} s",
+              f"train_loss {row['train_loss']:.4g}  test_loss {row['test_loss']:.4g}  {row['wall_s']:.2f} s",
               flush=True)
 
     out.drop_incomplete()

@@ -37,7 +37,7 @@ class RunConfig:
         """Validated, with `init=auto` replaced by the scheme it stands for."""
         validate(self)
         init = default_init(self.activation) if self.init == "auto" else self.init
-        return RunConfig(**{**asdict(self), "init": init, "sizes": tuple(self.sizes)})
+        return RunConfig(**{**asdict(self), "init": init, "sizes": tuple(self.sizes), "lr": float(self.lr)})
 
     @property
     def run_id(self) -> str:

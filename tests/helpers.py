@@ -1,0 +1,41 @@
+"""Shared by the grid tests: a small grid file, running the CLI, comparing result tables."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+TIMING = ["wall_s"]
+
+
+def write_grid(path: Path, **axes) -> Path:
+    base = {"activation": ["sigmoid"], "loss": ["mse", "ce"], "lr": [0.5, 3.0], "seed": [0],
+            "impl": ["scratch", "torch"], "epochs": [2], "dataset": ["sample"]}
+    base.update(axes)
+    lines = []
+    for key, values in base.items():
+        items = ", ".join(f'"{v}"' if isinstance(v, str) else repr(v) for v in values)
+        lines.append(f"{key} = [{items}]")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def cli(*args, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "experiments", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def tables(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """runs.csv and epochs.csv without timing columns, in a canonical row order."""
+    runs = pd.read_csv(folder / "runs.csv").drop(columns=TIMING + ["device"])
+    epochs = pd.read_csv(folder / "epochs.csv").drop(columns=TIMING)
+    return (runs.sort_values(["run_id", "impl"]).reset_index(drop=True),
+            epochs.sort_values(["run_id", "impl", "epoch"]).reset_index(drop=True))
+
+
+def assert_same_tables(a: Path, b: Path) -> None:
+    (runs_a, epochs_a), (runs_b, epochs_b) = tables(a), tables(b)
+    pd.testing.assert_frame_equal(runs_a, runs_b)
+    pd.testing.assert_frame_equal(epochs_a, epochs_b)
+    assert not runs_a.duplicated(["run_id", "impl"]).any()
+    assert not epochs_a.duplicated(["run_id", "impl", "epoch"]).any()
