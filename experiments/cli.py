@@ -119,8 +119,10 @@ def cmd_inspect(args) -> int:
 
 def check_devices(configs) -> None:
     """Fail before any run if a torch configuration asks for a device this machine lacks."""
-    from torch_ref import resolve_device
-    for device in sorted({c.device for c in configs if c.impl == "torch"}):
+    devices = sorted({c.device for c in configs if c.impl == "torch"})
+    if devices:
+        from torch_ref import resolve_device
+    for device in devices:
         try:
             resolve_device(device)
         except ValueError as e:

@@ -5,6 +5,7 @@ is done again. Work runs in this process (one worker), in a pool of processes, o
 concurrent.futures executor (a Dask cluster's); only this process writes the tables.
 Every run uses one compute thread, so its numbers do not depend on how it was scheduled.
 """
+import importlib.metadata
 import json
 import os
 import platform
@@ -29,13 +30,14 @@ _datasets: dict[tuple, Dataset] = {}
 _single_thread = None
 
 
-def single_thread() -> None:
-    """Limit BLAS and torch to one thread in this process (kept for the process's life)."""
+def single_thread(config: RunConfig) -> None:
+    """Limit BLAS (and torch, for its runs) to one thread in this process, for the process's life."""
     global _single_thread
     if _single_thread is None:
         from threadpoolctl import threadpool_limits
-        import torch
         _single_thread = threadpool_limits(1)
+    if config.impl == "torch":
+        import torch
         torch.set_num_threads(1)
 
 
@@ -52,7 +54,7 @@ def dataset_for(name: str, data_root: str | None, checksum: str | None = None) -
 
 def run_task(config: RunConfig, data_root: str | None, checksum: str | None = None):
     """One run, as a picklable task for a worker process: (runs row, epoch rows, parameters)."""
-    single_thread()
+    single_thread(config)
     return execute(config, dataset_for(config.dataset, data_root, checksum))
 
 
@@ -64,16 +66,20 @@ def git_commit() -> str | None:
         return None
 
 
+def cuda_devices() -> list[str]:
+    import torch
+    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+
+
 def manifest(grid_name: str, axes: dict, configs: list[RunConfig], checksums: dict[str, str],
              workers: int, scheduler: str | None) -> dict:
-    import torch
+    uses_torch = any(c.impl == "torch" for c in configs)
     return {
         "grid": grid_name, "axes": axes, "runs": len(configs),
         "configs": [c.row() | {"run_id": c.run_id} for c in configs],
-        "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+        "python": platform.python_version(), "numpy": np.__version__, "torch": importlib.metadata.version("torch"),
         "platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "cuda_devices": [torch.cuda.get_device_name(i)
-                                                      for i in range(torch.cuda.device_count())],
+        "cpu_count": os.cpu_count(), "cuda_devices": cuda_devices() if uses_torch else None,
         "data_checksums": checksums, "git_commit": git_commit(), "workers": workers, "scheduler": scheduler,
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "finished": None,
     }
@@ -115,12 +121,12 @@ def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: di
     progress = Progress(len(todo))
     try:
         if executor is None and workers <= 1:
-            single_thread()
             for config in todo:
+                single_thread(config)
                 progress.start(config)
                 data = dataset_for(config.dataset, data_root)
-                run_row, epoch_rows, params = execute(config, data)
-                record(out, run_row, epoch_rows, params)
+                run_row, _, params = execute(config, data, lambda row: out.append("epochs.csv", [row]))
+                record(out, run_row, [], params)
                 counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
                 progress.finish(run_row)
         else:

@@ -1,0 +1,156 @@
+"""Faults: kills at random moments, two writers, a dying worker, failing writes, bad folders and data."""
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import psutil
+import pytest
+
+from experiments.errors import UsageError
+from experiments.results import ResultsDir
+from tests.helpers import assert_same_tables, cli, write_grid
+
+
+def start_run(grid, out, *extra) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "experiments", "run", "--grid", str(grid), "--out", str(out),
+                             *map(str, extra)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def lines(path) -> int:
+    return path.read_text().count("\n") if path.exists() else 0
+
+
+@pytest.fixture(scope="module")
+def scratch_grid(tmp_path_factory):
+    """A scratch-only grid of 36 short runs, and its tables from one uninterrupted run."""
+    folder = tmp_path_factory.mktemp("faults")
+    grid = write_grid(folder / "grid.toml", loss=["mse", "bce", "ce"], lr=[0.3, 1.0, 3.0], seed=[0, 1],
+                      activation=["sigmoid", "relu"], impl=["scratch"], epochs=[4])
+    done = cli("run", "--grid", grid, "--out", folder / "reference")
+    assert done.returncode == 0, done.stderr
+    return grid, folder / "reference"
+
+
+def test_kill_9_at_20_random_moments_then_resume(scratch_grid, tmp_path):
+    grid, reference = scratch_grid
+    out = tmp_path / "out"
+    rng = np.random.default_rng(0)
+    moments = set()
+    for _ in range(20):
+        proc = start_run(grid, out)
+        time.sleep(rng.uniform(0.5, 1.5))  # start-up takes about 0.7 s
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        moments.add((lines(out / "runs.csv"), lines(out / "epochs.csv")))
+        # after every kill both tables load, with whole rows only
+        for name in ("runs.csv", "epochs.csv"):
+            if (out / name).exists():
+                pd.read_csv(out / name)
+    assert len(moments) >= 15  # the kills landed at many different points of the grid
+    done = cli("run", "--grid", grid, "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert_same_tables(reference, out)
+
+
+def test_a_second_writer_is_refused_and_a_killed_lock_is_not_stuck(scratch_grid, tmp_path):
+    grid, reference = scratch_grid
+    out = tmp_path / "out"
+    first = start_run(grid, out)
+    deadline = time.monotonic() + 60
+    while not (out / "manifest.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = cli("run", "--grid", grid, "--out", out)
+    assert second.returncode == 2 and "another run is writing" in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    third = cli("run", "--grid", grid, "--out", out)  # the lock died with its holder
+    assert third.returncode == 0, third.stderr
+    assert_same_tables(reference, out)
+
+
+def test_a_dying_worker_costs_nothing(scratch_grid, tmp_path):
+    grid, reference = scratch_grid
+    out = tmp_path / "out"
+    proc = start_run(grid, out, "--workers", "2")
+    parent = psutil.Process(proc.pid)
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline:
+        workers = [c for c in parent.children(recursive=True) if "resource_tracker" not in " ".join(c.cmdline())]
+        if lines(out / "runs.csv") >= 4 and workers:
+            killed = workers[0].pid
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    assert killed is not None
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    assert_same_tables(reference, out)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_a_failing_write_is_a_clear_error_and_keeps_the_rows(tmp_path, monkeypatch, code):
+    results = ResultsDir(tmp_path).open(lock=False)
+    row = {"run_id": "abc", "impl": "scratch", "epoch": 1, "train_loss": 0.5, "train_acc": 0.9,
+           "test_loss": 0.5, "test_acc": 0.9, "wall_s": 0.1}
+    results.append("epochs.csv", [row])
+    before = (tmp_path / "epochs.csv").read_bytes()
+
+    def failing_write(fd, data):
+        raise OSError(code, os.strerror(code))
+    monkeypatch.setattr(os, "write", failing_write)
+    with pytest.raises(UsageError, match="rows already written are intact"):
+        results.append("epochs.csv", [{**row, "epoch": 2}])
+    monkeypatch.undo()
+    assert (tmp_path / "epochs.csv").read_bytes() == before
+    assert len(pd.read_csv(tmp_path / "epochs.csv")) == 1
+
+
+def test_an_output_path_that_is_a_file(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    done = cli("run", "--set", "epochs=1", "--set", "impl=scratch", "--out", target)
+    assert done.returncode == 2 and "cannot write results" in done.stderr
+    assert target.read_text() == "x"
+
+
+@pytest.mark.parametrize("content", [b"run_id,impl,accuracy\nx,scratch,0.9\n", b"\x89PNG\r\n\x1a\n\x00\x00binary"])
+def test_foreign_tables_are_refused_and_left_untouched(tmp_path, content):
+    (tmp_path / "runs.csv").write_bytes(content)
+    done = cli("run", "--set", "epochs=1", "--set", "impl=scratch", "--out", tmp_path)
+    assert done.returncode == 2 and "runs.csv is not a runs.csv of this version" in done.stderr
+    assert (tmp_path / "runs.csv").read_bytes() == content
+    assert not (tmp_path / "epochs.csv").exists() or (tmp_path / "epochs.csv").stat().st_size < 100
+    inspect = cli("inspect", tmp_path)
+    assert inspect.returncode == 2 and len(inspect.stderr.strip().splitlines()) == 1
+
+
+def test_inspect_on_half_written_results(tmp_path):
+    results = ResultsDir(tmp_path).open(lock=False)
+    results.append("epochs.csv", [{"run_id": "abc", "impl": "scratch", "epoch": 1, "train_loss": 0.5,
+                                   "train_acc": 0.9, "test_loss": 0.5, "test_acc": 0.9, "wall_s": 0.1}])
+    done = cli("inspect", tmp_path)
+    assert done.returncode == 2 and "no finished runs yet" in done.stderr and "half-written" in done.stderr
+
+
+@pytest.mark.parametrize("args,named", [
+    (["--set", "lrr=0.1"], "unknown key 'lrr'"),
+    (["--set", "lr=abc"], "'abc'"),
+    (["--set", "lr"], "key=value"),
+    (["--set", "batch_size=100000"], "larger than the 4000 training images"),
+    (["--set", "device=cuda", "--set", "impl=torch"], "CUDA"),
+    (["--grid", "nosuchgrid"], "neither a bundled grid"),
+    (["--workers", "0"], "--workers"),
+])
+def test_bad_run_arguments(args, named, tmp_path):
+    import torch
+    if "device=cuda" in args and torch.cuda.is_available():
+        pytest.skip("CUDA is present")
+    done = cli("run", *args, "--out", tmp_path / "out")
+    assert done.returncode == 2, done.stdout
+    assert named in done.stderr and len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
