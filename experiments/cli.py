@@ -94,6 +94,9 @@ def build_parser() -> Parser:
     add_data_flags(p)
     p.add_argument("--out", default=None, help="results folder (default: results/<grid name>)")
     p.add_argument("--workers", type=positive_int, default=1, help="worker processes (default: 1)")
+    p.add_argument("--engine", default="batched", choices=("batched", "single"),
+                   help="batched trains runs that differ only in lr, seed and init as one stacked model "
+                        "(default: batched)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUES",
                    help="override an axis, e.g. --set lr=0.1,0.3 --set epochs=5 (default: none)")
     p = sub.add_parser("inspect", help="tables (and plots) of a results folder")
@@ -143,7 +146,8 @@ def cmd_run(args) -> int:
         for dataset in sorted({c.dataset for c in configs}):
             load_dataset(dataset, args.data_root, download=True)
     out = ResultsDir(args.out or Path("results") / name).open()
-    counts = run_grid(configs, out, name, {**axes, "overrides": overrides}, args.data_root, args.workers)
+    counts = run_grid(configs, out, name, {**axes, "overrides": overrides}, args.data_root, args.workers,
+                      engine=args.engine)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to run"
     print(f"done: {summary}; results in {out.path} (python -m experiments inspect {out.path})")
     return 0

@@ -1,7 +1,9 @@
-"""One training run of either implementation, from a RunConfig to its CSV rows.
+"""Training runs of either implementation, from RunConfigs to their CSV rows.
 
 Both implementations start from the same scratch.Network.create(...) draw and take their
 epoch orders from the same generator, so in float64 their trajectories coincide.
+`execute` trains one configuration; `execute_stack` trains configurations that differ only
+in lr, seed and init at once, as one stacked model (the batched engine).
 """
 import math
 import time
@@ -35,6 +37,36 @@ def build(c: RunConfig, init_rng: np.random.Generator, order_rng: np.random.Gene
             model.numpy_params, device.type)
 
 
+STACK_KEY = ("impl", "device", "dataset", "sizes", "activation", "loss", "batch_size", "epochs", "dtype")
+
+
+def stack_key(c: RunConfig) -> tuple:
+    """Configurations with the same key can train together in one stack."""
+    return tuple(getattr(c, k) for k in STACK_KEY)
+
+
+def stacks(configs: list[RunConfig], max_size: int = 36) -> list[list[RunConfig]]:
+    """The configurations grouped by stack_key, in their order, at most max_size a group."""
+    groups: dict[tuple, list[RunConfig]] = {}
+    for c in configs:
+        groups.setdefault(stack_key(c), []).append(c)
+    return [g[i:i + max_size] for g in groups.values() for i in range(0, len(g), max_size)]
+
+
+def epoch_row(run_id: str, impl: str, epoch: int, train_loss, train_acc, test_loss, test_acc, wall_s) -> dict:
+    return {"run_id": run_id, "impl": impl, "epoch": epoch, "train_loss": float(train_loss),
+            "train_acc": float(train_acc), "test_loss": float(test_loss), "test_acc": float(test_acc),
+            "wall_s": round(wall_s, 4)}
+
+
+def run_row(c: RunConfig, run_id: str, device: str, status: str, rows: list[dict], wall_s: float) -> dict:
+    best = max(rows, key=lambda r: r["test_acc"])
+    return {"run_id": run_id, **c.row(), "device": device, "status": status,
+            "final_train_loss": rows[-1]["train_loss"], "final_test_loss": rows[-1]["test_loss"],
+            "final_test_acc": rows[-1]["test_acc"], "best_test_acc": best["test_acc"],
+            "best_epoch": best["epoch"], "wall_s": round(wall_s, 4)}
+
+
 def execute(config: RunConfig, dataset: Dataset,
             on_epoch: Callable[[dict], None] | None = None) -> tuple[dict, list[dict], tuple]:
     """Train one configuration; returns (runs.csv row, epochs.csv rows, (weights, biases)).
@@ -55,9 +87,7 @@ def execute(config: RunConfig, dataset: Dataset,
             train_loss, train_acc = evaluate(x_train, labels_train)
             test_loss, test_acc = evaluate(x_test, labels_test)
             now = time.perf_counter()
-            row = {"run_id": run_id, "impl": c.impl, "epoch": epoch, "train_loss": train_loss,
-                   "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc,
-                   "wall_s": round(now - last, 4)}
+            row = epoch_row(run_id, c.impl, epoch, train_loss, train_acc, test_loss, test_acc, now - last)
             last = now
             rows.append(row)
             if on_epoch:
@@ -65,9 +95,60 @@ def execute(config: RunConfig, dataset: Dataset,
             if not (math.isfinite(train_loss) and math.isfinite(test_loss)):
                 status = "diverged"
                 break
-    best = max(rows, key=lambda r: r["test_acc"])
-    run_row = {"run_id": run_id, **c.row(), "device": device, "status": status,
-               "final_train_loss": rows[-1]["train_loss"], "final_test_loss": rows[-1]["test_loss"],
-               "final_test_acc": rows[-1]["test_acc"], "best_test_acc": best["test_acc"],
-               "best_epoch": best["epoch"], "wall_s": round(time.perf_counter() - start, 4)}
-    return run_row, rows, params()
+    return run_row(c, run_id, device, status, rows, time.perf_counter() - start), rows, params()
+
+
+def build_stack(configs: list[RunConfig], x, labels):
+    """(epochs iterator, evaluate(x, labels) -> (K costs, K accuracies), params(k), device name)."""
+    from scratch import batched
+    c = configs[0]
+    nets = [scratch.Network.create(list(c.sizes), c.activation, c.loss, ci.init, seed_streams(ci.seed)[0], c.dtype)
+            for ci in configs]
+    stack = batched.StackedNetwork(nets, [ci.lr for ci in configs])
+    rngs = [seed_streams(ci.seed)[1] for ci in configs]
+    if c.impl == "scratch":
+        return (batched.train(stack, x, labels, c.epochs, c.batch_size, rngs),
+                lambda xe, le: batched.evaluate(stack, xe, le),
+                lambda k: ([w[k].copy() for w in stack.weights], [b[k].copy() for b in stack.biases]), "cpu")
+    import torch_ref
+    from torch_ref import batched as torch_batched
+    device = torch_ref.resolve_device(c.device)
+    model = torch_batched.StackedTwin.from_scratch(stack, device)
+    return (torch_batched.train(model, x, labels, c.epochs, c.batch_size, rngs),
+            lambda xe, le: torch_batched.evaluate(model, xe, le), model.numpy_params, device.type)
+
+
+def execute_stack(configs: list[RunConfig], dataset: Dataset,
+                  on_epoch: Callable[[dict], None] | None = None) -> list[tuple[dict, list[dict], tuple]]:
+    """`execute` for configurations of one stack_key, trained at once; same rows, same numbers.
+
+    A network whose cost becomes NaN or infinite is recorded as diverged at that epoch, as
+    in its single run; the others go on. Each run's wall_s is its share of the stack's time.
+    """
+    configs = [c.resolved() for c in configs]
+    assert len({stack_key(c) for c in configs}) == 1, "execute_stack takes configurations of one stack"
+    c = configs[0]
+    run_ids = [ci.run_id for ci in configs]
+    x_train, labels_train, x_test, labels_test = dataset.arrays(c.dtype)
+    start = last = time.perf_counter()
+    rows = [[] for _ in configs]
+    live = [True] * len(configs)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        epochs, evaluate, params, device = build_stack(configs, x_train, labels_train)
+        for epoch in epochs:
+            train_loss, train_acc = evaluate(x_train, labels_train)
+            test_loss, test_acc = evaluate(x_test, labels_test)
+            now = time.perf_counter()
+            for k in (k for k in range(len(configs)) if live[k]):
+                row = epoch_row(run_ids[k], c.impl, epoch, train_loss[k], train_acc[k], test_loss[k], test_acc[k],
+                                (now - last) / len(configs))
+                rows[k].append(row)
+                if on_epoch:
+                    on_epoch(row)
+                live[k] = math.isfinite(row["train_loss"]) and math.isfinite(row["test_loss"])
+            last = now
+            if not any(live):
+                break
+    share = (time.perf_counter() - start) / len(configs)
+    return [(run_row(ci, run_ids[k], device, "ok" if live[k] else "diverged", rows[k], share), rows[k], params(k))
+            for k, ci in enumerate(configs)]

@@ -1,12 +1,15 @@
 """Run a grid of configurations into a results folder, resuming where it stopped.
 
 Runs already in runs.csv are skipped; epoch rows of a run cut off are dropped and the run
-is done again. Work runs in this process (one worker), in a pool of processes, or on any
-concurrent.futures executor (a Dask cluster's); only this process writes the tables.
-Every run uses one compute thread, so its numbers do not depend on how it was scheduled.
+is done again. The work is cut into units: one run each (engine `single`), or stacks of
+runs trained at once (engine `batched`, see experiments.execute.execute_stack). Units run
+in this process (one worker), in a pool of processes, or on any concurrent.futures
+executor (a Dask cluster's); only this process writes the tables. Every unit uses one
+compute thread, so its numbers do not depend on how it was scheduled.
 """
 import importlib.metadata
 import json
+import multiprocessing
 import os
 import platform
 import subprocess
@@ -22,7 +25,7 @@ import numpy as np
 from experiments.config import RunConfig
 from experiments.data import Dataset, load_dataset
 from experiments.errors import UsageError
-from experiments.execute import execute
+from experiments.execute import execute, execute_stack, stacks
 from experiments.progress import Progress
 from experiments.results import ResultsDir
 
@@ -52,10 +55,26 @@ def dataset_for(name: str, data_root: str | None, checksum: str | None = None) -
     return data
 
 
-def run_task(config: RunConfig, data_root: str | None, checksum: str | None = None):
-    """One run, as a picklable task for a worker process: (runs row, epoch rows, parameters)."""
-    single_thread(config)
-    return execute(config, dataset_for(config.dataset, data_root, checksum))
+ENGINES = ("batched", "single")
+
+
+def units(configs: list[RunConfig], engine: str) -> list[list[RunConfig]]:
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    return stacks(configs) if engine == "batched" else [[c] for c in configs]
+
+
+def run_unit(unit: list[RunConfig], data: Dataset, on_epoch=None) -> list[tuple]:
+    """[(runs row, epoch rows, parameters)] of a unit's runs."""
+    single_thread(unit[0])
+    if len(unit) == 1:
+        return [execute(unit[0], data, on_epoch)]
+    return execute_stack(unit, data, on_epoch)
+
+
+def run_task(unit: list[RunConfig], data_root: str | None, checksum: str | None = None) -> list[tuple]:
+    """A unit as a picklable task for a worker process."""
+    return run_unit(unit, dataset_for(unit[0].dataset, data_root, checksum))
 
 
 def git_commit() -> str | None:
@@ -98,7 +117,7 @@ def record(out: ResultsDir, run_row: dict, epoch_rows: list[dict], params) -> No
     out.append("runs.csv", [run_row])
 
 
-def failed_row(config: RunConfig, reason: str) -> dict:
+def failed_row(config: RunConfig) -> dict:
     nan = float("nan")
     return {"run_id": config.run_id, **config.row(), "status": "failed", "final_train_loss": nan,
             "final_test_loss": nan, "final_test_acc": nan, "best_test_acc": nan, "best_epoch": 0, "wall_s": 0.0}
@@ -106,31 +125,31 @@ def failed_row(config: RunConfig, reason: str) -> dict:
 
 def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: dict,
              data_root: str | None = None, workers: int = 1, executor: Executor | None = None,
-             scheduler: str | None = None, max_attempts: int = 2) -> dict:
+             scheduler: str | None = None, max_attempts: int = 2, engine: str = "batched") -> dict:
     """Run every configuration not yet complete in `out`; returns counts by status."""
     dropped = out.drop_incomplete()
     done = out.completed()
     todo = [c for c in configs if (c.run_id, c.impl) not in done]
     checksums = {name: dataset_for(name, data_root).checksum() for name in sorted({c.dataset for c in configs})}
-    info = manifest(grid_name, axes, configs, checksums, workers, scheduler)
+    info = manifest(grid_name, axes, configs, checksums, workers, scheduler) | {"engine": engine}
     write_json(out.path / "manifest.json", info)
     print(f"{grid_name}: {len(configs)} runs, {len(configs) - len(todo)} already complete in {out.path}"
           + (f" ({dropped} rows of cut-off runs dropped)" if dropped else "")
           + (f", {len(todo)} to run" if todo else ""), flush=True)
     counts: dict[str, int] = {}
     progress = Progress(len(todo))
+    work = units(todo, engine)
     try:
         if executor is None and workers <= 1:
-            for config in todo:
-                single_thread(config)
-                progress.start(config)
-                data = dataset_for(config.dataset, data_root)
-                run_row, _, params = execute(config, data, lambda row: out.append("epochs.csv", [row]))
-                record(out, run_row, [], params)
-                counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
-                progress.finish(run_row)
+            for unit in work:
+                progress.start(unit[0])
+                data = dataset_for(unit[0].dataset, data_root)
+                for run_row, _, params in run_unit(unit, data, lambda row: out.append("epochs.csv", [row])):
+                    record(out, run_row, [], params)
+                    counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
+                    progress.finish(run_row)
         else:
-            run_pool(todo, out, data_root, checksums, workers, executor, progress, counts, max_attempts)
+            run_pool(work, out, data_root, checksums, workers, executor, progress, counts, max_attempts)
     finally:
         progress.close()
     info["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -138,37 +157,39 @@ def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: di
     return counts
 
 
-def run_pool(todo, out, data_root, checksums, workers, executor, progress, counts, max_attempts) -> None:
-    """Run on worker processes; a run whose worker died is tried again, then marked failed."""
-    attempts = {id(c): 0 for c in todo}
-    pending = list(todo)
+def run_pool(work, out, data_root, checksums, workers, executor, progress, counts, max_attempts) -> None:
+    """Run units on worker processes; a unit whose worker died is tried again, then marked failed."""
+    attempts = {id(u): 0 for u in work}
+    pending = list(work)
     while pending:
         own = executor is None
-        pool = executor or ProcessPoolExecutor(workers, mp_context=__import__("multiprocessing").get_context("spawn"))
+        pool = executor or ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         futures = {}
-        for c in pending:
-            attempts[id(c)] += 1
-            futures[pool.submit(run_task, c, data_root, checksums[c.dataset])] = c
+        for unit in pending:
+            attempts[id(unit)] += 1
+            futures[pool.submit(run_task, unit, data_root, checksums[unit[0].dataset])] = unit
         pending = []
         try:
             for future in as_completed(futures):
-                config = futures[future]
+                unit = futures[future]
                 try:
-                    run_row, epoch_rows, params = future.result()
+                    results = future.result()
                 except UsageError:
                     raise
                 except (BrokenProcessPool, Exception) as e:  # a worker died or was lost
-                    if attempts[id(config)] < max_attempts:
-                        pending.append(config)
+                    if attempts[id(unit)] < max_attempts:
+                        pending.append(unit)
                         continue
-                    print(f"run {config.run_id} ({config.impl}) failed: {type(e).__name__}: {e}",
-                          file=sys.stderr, flush=True)
-                    run_row, epoch_rows, params = failed_row(config, str(e)), [], None
-                    out.append("runs.csv", [run_row])
-                else:
-                    record(out, run_row, epoch_rows, params)
-                counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
-                progress.finish(run_row)
+                    print(f"{len(unit)} run(s) from {unit[0].run_id} ({unit[0].impl}) failed: "
+                          f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)
+                    results = [(failed_row(c), [], None) for c in unit]
+                for run_row, epoch_rows, params in results:
+                    if params is None:
+                        out.append("runs.csv", [run_row])
+                    else:
+                        record(out, run_row, epoch_rows, params)
+                    counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
+                    progress.finish(run_row)
         finally:
             if own:
                 pool.shutdown(wait=True, cancel_futures=True)

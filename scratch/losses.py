@@ -1,9 +1,13 @@
 """Cost functions C(z, y) of the output logits z (m, 10) and one-hot targets y (m, 10).
 
+Every function also takes a stack (K, m, 10) of K networks' outputs, and then gives K costs:
+the examples are always the second-to-last axis, the outputs the last.
+
 Each cost fixes the output activation it assumes and gives
   fn(z, y)     the cost C, averaged over the m examples of the batch;
-  delta(z, y)  dC/dz, the error of the output layer (the 1/m included), shape (m, 10);
-  output(z)    the network's output activations a.
+  output(z)    the network's output activations a;
+  delta(a, y)  dC/dz, the error of the output layer (the 1/m included), shape (m, 10),
+               written through a = output(z), which the forward pass already holds.
 
 Values are computed from the logits so that no log(0) is ever taken and no exponential
 overflows, however saturated the outputs.
@@ -13,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from scratch.activations import sigmoid, sigmoid_prime
+from scratch.activations import sigmoid
 
 
 def softplus(z: np.ndarray) -> np.ndarray:
@@ -23,50 +27,59 @@ def softplus(z: np.ndarray) -> np.ndarray:
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
     """z - logsumexp(z) per row, with the row maximum subtracted first."""
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(z))
 
 
-def mse(z: np.ndarray, y: np.ndarray) -> float:
+def batch_size(a: np.ndarray) -> int:
+    return a.shape[-2]
+
+
+def total(terms: np.ndarray) -> np.ndarray:
+    """Sum over the examples and outputs (the last two axes): one number per network."""
+    return np.sum(terms, axis=(-2, -1))
+
+
+def mse(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Quadratic cost with sigmoid outputs: C = 1/(2m) sum_i ||sigmoid(z_i) - y_i||^2."""
-    return float(np.sum((sigmoid(z) - y) ** 2) / (2 * len(z)))
+    return total((sigmoid(z) - y) ** 2) / (2 * batch_size(z))
 
 
-def mse_delta(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dC/dz = (a - y) * sigmoid'(z) / m."""
-    return (sigmoid(z) - y) * sigmoid_prime(z) / len(z)
+def mse_delta(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dC/dz = (a - y) * sigmoid'(z) / m, with sigmoid'(z) = a (1 - a)."""
+    return (a - y) * a * (1.0 - a) / batch_size(a)
 
 
-def bce(z: np.ndarray, y: np.ndarray) -> float:
+def bce(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per-output cross-entropy with sigmoid outputs:
     C = -1/m sum_i sum_j [y ln a + (1 - y) ln(1 - a)],  a = sigmoid(z),
       =  1/m sum_i sum_j [softplus(z) - y z]."""
-    return float(np.sum(softplus(z) - y * z) / len(z))
+    return total(softplus(z) - y * z) / batch_size(z)
 
 
-def bce_delta(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dC/dz = (sigmoid(z) - y) / m: the sigmoid' of the quadratic cost cancels."""
-    return (sigmoid(z) - y) / len(z)
+def bce_delta(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dC/dz = (a - y) / m with a = sigmoid(z): the sigmoid' of the quadratic cost cancels."""
+    return (a - y) / batch_size(a)
 
 
-def ce(z: np.ndarray, y: np.ndarray) -> float:
+def ce(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Softmax cross-entropy: C = -1/m sum_i ln softmax(z_i)_{label_i} = -1/m sum_i y_i . log_softmax(z_i)."""
-    return float(-np.sum(y * log_softmax(z)) / len(z))
+    return -total(y * log_softmax(z)) / batch_size(z)
 
 
-def ce_delta(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dC/dz = (softmax(z) - y) / m."""
-    return (softmax(z) - y) / len(z)
+def ce_delta(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dC/dz = (a - y) / m with a = softmax(z)."""
+    return (a - y) / batch_size(a)
 
 
 @dataclass(frozen=True)
 class Loss:
     name: str
-    fn: Callable[[np.ndarray, np.ndarray], float]
+    fn: Callable[[np.ndarray, np.ndarray], np.ndarray]
     delta: Callable[[np.ndarray, np.ndarray], np.ndarray]
     output: Callable[[np.ndarray], np.ndarray]
 

@@ -3,11 +3,15 @@
 `sizes` lists the neurons per layer, input first: [784, 16, 16, 10] has 784 input pixels,
 two hidden layers of 16 and 10 outputs, 13,002 parameters. Layer l computes
 
-    z^l = a^(l-1) W_l^T + b_l        a^l = sigma(z^l)
+    z^l = a^(l-1) W_l^T + b_l        a^l = f(z^l)
 
 for a batch a^(l-1) of shape (m, n_in), weights W_l of shape (n_out, n_in) (as nn.Linear)
-and biases b_l of shape (n_out,). Hidden layers use the chosen activation; the output
+and biases b_l of shape (n_out,). Hidden layers use the chosen activation f; the output
 activation belongs to the cost (see scratch.losses).
+
+All parameters live in one vector theta; every W_l and b_l is a view into it, and every
+gradient a view into one vector of the same layout, so that a step of gradient descent
+is the single update theta <- theta - eta * grad C.
 """
 import numpy as np
 
@@ -16,13 +20,30 @@ from scratch.init import INITS
 from scratch.losses import LOSSES
 
 
+def layer_views(flat: np.ndarray, sizes: list[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """W_l (n_out, n_in) and b_l (n_out,) as views into a flat vector, layer after layer."""
+    weights, biases, start = [], [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        weights.append(flat[start:start + n_out * n_in].reshape(n_out, n_in))
+        start += n_out * n_in
+        biases.append(flat[start:start + n_out])
+        start += n_out
+    return weights, biases
+
+
 class Network:
     def __init__(self, weights: list[np.ndarray], biases: list[np.ndarray],
                  activation: str = "sigmoid", loss: str = "mse"):
-        self.weights = weights
-        self.biases = biases
+        """A network holding copies of the given W_l (n_out, n_in) and b_l (n_out,)."""
+        self.sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+        self.theta = np.empty(sum(w.size + b.size for w, b in zip(weights, biases)), dtype=weights[0].dtype)
+        self.weights, self.biases = layer_views(self.theta, self.sizes)
+        for view, value in zip(self.weights + self.biases, list(weights) + list(biases)):
+            view[...] = value
         self.activation = ACTIVATIONS[activation]
         self.loss = LOSSES[loss]
+        self._step_grad = np.empty_like(self.theta)  # reused by sgd_step: no allocation per step
+        self._step_grad_views = layer_views(self._step_grad, self.sizes)
 
     @classmethod
     def create(cls, sizes: list[int], activation: str = "sigmoid", loss: str = "mse",
@@ -36,15 +57,11 @@ class Network:
         return cls(weights, biases, activation, loss)
 
     @property
-    def sizes(self) -> list[int]:
-        return [self.weights[0].shape[1]] + [w.shape[0] for w in self.weights]
-
-    @property
     def dtype(self) -> np.dtype:
-        return self.weights[0].dtype
+        return self.theta.dtype
 
     def num_params(self) -> int:
-        return sum(w.size + b.size for w, b in zip(self.weights, self.biases))
+        return self.theta.size
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """z^L of the output layer for a batch x (m, n_in) -> (m, n_out)."""
@@ -67,30 +84,36 @@ class Network:
             activations.append(self.loss.output(z) if last else self.activation.fn(z))
         return zs, activations
 
-    def backward(self, x: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Gradient of the batch cost C(x, y) for every weight and bias (backpropagation).
+    def gradient(self, x: np.ndarray, y: np.ndarray, out: tuple | None = None) -> np.ndarray:
+        """grad C of the batch cost C(x, y) as one vector laid out like theta (backpropagation).
 
             delta^L = dC/dz^L                               (the cost's delta)
-            delta^l = (delta^(l+1) W_(l+1)) * sigma'(z^l)
+            delta^l = (delta^(l+1) W_(l+1)) * f'(z^l)        f'(z^l) read off a^l
             dC/dW_l = delta^l^T a^(l-1)     dC/db_l = sum over the batch of delta^l
         """
-        zs, activations = self.forward(x)
-        nabla_w = [np.empty_like(w) for w in self.weights]
-        nabla_b = [np.empty_like(b) for b in self.biases]
-        delta = self.loss.delta(zs[-1], y)  # (m, n_L)
+        if out is None:
+            grad = np.empty_like(self.theta)
+            nabla_w, nabla_b = layer_views(grad, self.sizes)
+        else:
+            grad, (nabla_w, nabla_b) = out  # a buffer laid out like theta, and its layer views
+        _, activations = self.forward(x)
+        delta = self.loss.delta(activations[-1], y)  # (m, n_L)
         for l in range(len(self.weights) - 1, -1, -1):
-            nabla_w[l] = delta.T @ activations[l]  # (n_out, m) x (m, n_in) -> (n_out, n_in)
-            nabla_b[l] = delta.sum(axis=0)
+            np.matmul(delta.T, activations[l], out=nabla_w[l])  # (n_out, m) x (m, n_in) -> (n_out, n_in)
+            np.sum(delta, axis=0, out=nabla_b[l])
             if l > 0:
-                delta = (delta @ self.weights[l]) * self.activation.prime(zs[l - 1])  # (m, n_in)
-        return nabla_w, nabla_b
+                delta = (delta @ self.weights[l]) * self.activation.prime_of_output(activations[l])  # (m, n_in)
+        return grad
+
+    def backward(self, x: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """dC/dW_l and dC/db_l for every layer, shaped like the weights and biases."""
+        return layer_views(self.gradient(x, y), self.sizes)
 
     def cost(self, x: np.ndarray, y: np.ndarray) -> float:
-        return self.loss.fn(self.logits(x), y)
+        return float(self.loss.fn(self.logits(x), y))
 
     def sgd_step(self, x: np.ndarray, y: np.ndarray, eta: float) -> None:
-        """One step of gradient descent on the batch: W <- W - eta dC/dW, b <- b - eta dC/db."""
-        nabla_w, nabla_b = self.backward(x, y)
-        for w, b, nw, nb in zip(self.weights, self.biases, nabla_w, nabla_b):
-            w -= eta * nw
-            b -= eta * nb
+        """One step of gradient descent on the batch: theta <- theta - eta grad C."""
+        grad = self.gradient(x, y, out=(self._step_grad, self._step_grad_views))
+        grad *= eta
+        self.theta -= grad

@@ -40,4 +40,4 @@ def train(net: Network, x: np.ndarray, labels: np.ndarray, epochs: int, batch_si
 def evaluate(net: Network, x: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """(cost C over the whole set, fraction of examples whose largest output is the label)."""
     z = net.logits(x)
-    return net.loss.fn(z, one_hot(labels, x.dtype)), float(np.mean(z.argmax(axis=1) == labels))
+    return float(net.loss.fn(z, one_hot(labels, x.dtype))), float(np.mean(z.argmax(axis=1) == labels))

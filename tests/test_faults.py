@@ -36,14 +36,19 @@ def scratch_grid(tmp_path_factory):
     return grid, folder / "reference"
 
 
-def test_kill_9_at_20_random_moments_then_resume(scratch_grid, tmp_path):
+@pytest.mark.parametrize("engine,kills,longest,distinct", [("single", 20, 1.2, 12), ("batched", 8, 2.0, 4)])
+def test_kill_9_at_random_moments_then_resume(scratch_grid, tmp_path, engine, kills, longest, distinct):
+    """kill -9 at random moments, then resume: the tables equal an uninterrupted run's.
+
+    The single engine is killed 20 times, mostly in the middle of a run; the batched engine,
+    whose units are stacks of 6 runs, 8 times, mostly in the middle of a stack."""
     grid, reference = scratch_grid
     out = tmp_path / "out"
     rng = np.random.default_rng(0)
     moments = set()
-    for _ in range(20):
-        proc = start_run(grid, out)
-        time.sleep(rng.uniform(0.5, 1.5))  # start-up takes about 0.7 s
+    for _ in range(kills):
+        proc = start_run(grid, out, "--engine", engine)
+        time.sleep(rng.uniform(0.5, longest))  # start-up takes about 0.7 s
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         moments.add((lines(out / "runs.csv"), lines(out / "epochs.csv")))
@@ -51,8 +56,9 @@ def test_kill_9_at_20_random_moments_then_resume(scratch_grid, tmp_path):
         for name in ("runs.csv", "epochs.csv"):
             if (out / name).exists():
                 pd.read_csv(out / name)
-    assert len(moments) >= 15  # the kills landed at many different points of the grid
-    done = cli("run", "--grid", grid, "--out", out)
+    assert len(moments) >= distinct  # the kills landed at many different points of the grid
+    assert lines(out / "runs.csv") < 37  # and the grid was not finished before the last one
+    done = cli("run", "--grid", grid, "--out", out, "--engine", engine)
     assert done.returncode == 0, done.stderr
     assert_same_tables(reference, out)
 
