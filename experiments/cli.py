@@ -10,6 +10,8 @@ from pathlib import Path
 from experiments.config import RunConfig
 from experiments.errors import UsageError
 
+BENCH_CASES = ("scratch", "torch", "batched_scratch", "batched_torch", "sklearn", "per_example", "naive_torch")
+
 
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: `experiments train: error: ...` and status 2."""
@@ -94,6 +96,8 @@ def build_parser() -> Parser:
     add_data_flags(p)
     p.add_argument("--out", default=None, help="results folder (default: results/<grid name>)")
     p.add_argument("--workers", type=positive_int, default=1, help="worker processes (default: 1)")
+    p.add_argument("--scheduler", default=None,
+                   help="send the work to Dask: tcp://HOST:8786 or local:N (default: this machine)")
     p.add_argument("--engine", default="batched", choices=("batched", "single"),
                    help="batched trains runs that differ only in lr, seed and init as one stacked model "
                         "(default: batched)")
@@ -105,7 +109,60 @@ def build_parser() -> Parser:
     p.add_argument("--format", default="text", choices=("text", "markdown", "csv"), help="(default: text)")
     p.add_argument("--plot", action="store_true", help="write PNG figures to FOLDER/plots (default: off)")
     p.add_argument("--data-root", default=None, help="data root for the confusion matrix of mnist runs")
+    p = sub.add_parser("bench", help="seconds per epoch against scikit-learn, a per-example loop and naive torch")
+    p.add_argument("--dataset", default="mnist", choices=("sample", "mnist", "fashion-mnist"),
+                   help="(default: mnist)")
+    p.add_argument("--data-root", default=None, help="data root of mnist (default: $MLP_TWINS_DATA_ROOT or data)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="torch devices: auto is cpu, and cuda too when present (default: auto)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="epochs measured per case (default: 3)")
+    p.add_argument("--batch-sizes", type=sizes_list, default=(10, 100, 1000), help="(default: 10,100,1000)")
+    p.add_argument("--cases", default=",".join(BENCH_CASES), help=f"(default: {','.join(BENCH_CASES)})")
+    p.add_argument("--configs", type=positive_int, default=18,
+                   help="configurations in a batched stack (default: 18)")
+    p.add_argument("--dtype", default="float64", choices=("float32", "float64"), help="(default: float64)")
+    p.add_argument("--out", default="results/bench", help="(default: results/bench)")
     return parser
+
+
+def cmd_bench(args) -> int:
+    import json
+    import pandas as pd
+    from experiments.bench import CASES, machine, run_bench
+    from experiments.data import load_dataset
+
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown or not cases:
+        raise UsageError(f"unknown case {unknown[0] if unknown else args.cases!r}; choose from {', '.join(CASES)}")
+    import torch
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("device 'cuda' asked for but CUDA is not available here; use --device cpu or auto")
+    devices = {"cpu": ["cpu"], "cuda": ["cuda"], "auto": ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])}
+    load_dataset(args.dataset, args.data_root)  # a missing data set fails here, before any case
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot write to {out} ({e.strerror}); choose another --out") from None
+
+    def show(row):
+        print(f"{row['case']:>16} batch {row['batch_size']:>4} {row['device']:>4}: {row['sec_per_epoch']:.3f} s/epoch, "
+              f"{row['samples_per_s']:,.0f} samples/s, peak {row['peak_rss_mb']:.0f} MB", flush=True)
+
+    rows = run_bench(args.dataset, args.data_root, devices[args.device], args.repeats, list(args.batch_sizes),
+                     cases, args.configs, args.dtype, show)
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "bench.csv", index=False)
+    info = machine()
+    (out / "machine.json").write_text(json.dumps(info, indent=2) + "\n")
+    cols = ["case", "batch_size", "device", "sec_per_epoch", "samples_per_s", "peak_rss_mb",
+            "speedup_vs_sklearn", "speedup_vs_per_example", "speedup_vs_naive_torch"]
+    print(f"\n{info['cpu']}, {info['cores']} cores, numpy {info['numpy']}, torch {info['torch']}, "
+          f"{', '.join(info['blas'])}; one compute thread per case, median of {args.repeats} epochs")
+    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    print(f"wrote {out / 'bench.csv'} and {out / 'machine.json'}")
+    return 0
 
 
 def cmd_inspect(args) -> int:
@@ -146,8 +203,14 @@ def cmd_run(args) -> int:
         for dataset in sorted({c.dataset for c in configs}):
             load_dataset(dataset, args.data_root, download=True)
     out = ResultsDir(args.out or Path("results") / name).open()
-    counts = run_grid(configs, out, name, {**axes, "overrides": overrides}, args.data_root, args.workers,
-                      engine=args.engine)
+    if args.scheduler:
+        from experiments.cluster import dask_executor
+        with dask_executor(args.scheduler) as executor:
+            counts = run_grid(configs, out, name, {**axes, "overrides": overrides}, args.data_root,
+                              args.workers, executor, args.scheduler, engine=args.engine)
+    else:
+        counts = run_grid(configs, out, name, {**axes, "overrides": overrides}, args.data_root, args.workers,
+                          engine=args.engine)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to run"
     print(f"done: {summary}; results in {out.path} (python -m experiments inspect {out.path})")
     return 0
@@ -215,7 +278,7 @@ def cmd_gradcheck(args) -> int:
     return 1 if len(failed) else 0
 
 
-COMMANDS = {"train": cmd_train, "gradcheck": cmd_gradcheck, "run": cmd_run, "inspect": cmd_inspect}
+COMMANDS = {"train": cmd_train, "gradcheck": cmd_gradcheck, "run": cmd_run, "inspect": cmd_inspect, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,169 @@
+"""The benchmark: seconds per epoch of each implementation against the usual alternatives.
+
+Every case runs in a fresh process with one compute thread, so that its peak memory (RSS)
+is its own; each figure is the median of `repeats` epochs after one warm-up epoch, and the
+speedups are ratios of figures taken in the same run.
+
+  scratch          scratch.train, one configuration
+  torch            torch_ref.train (autograd, torch.optim.SGD), one configuration
+  batched_scratch  scratch.batched, K configurations at once; figures per configuration
+  batched_torch    torch_ref.batched, the same in torch
+  sklearn          MLPClassifier((16, 16), logistic, plain SGD), one partial_fit epoch
+  per_example      Nielsen's loop: backprop one example at a time within each mini-batch
+  naive_torch      nn.Sequential, torch.optim.SGD and indexing of every mini-batch
+"""
+import platform
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+import numpy as np
+
+CASES = ("scratch", "torch", "batched_scratch", "batched_torch", "sklearn", "per_example", "naive_torch")
+TORCH_CASES = ("torch", "batched_torch", "naive_torch")
+LRS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+
+
+def epochs_of(case: str, x, labels, batch_size: int, device: str, configs: int):
+    """An iterator that trains one epoch per step (the network: sigmoid, quadratic cost)."""
+    import scratch
+    from experiments.execute import seed_streams
+    from scratch.train import epoch_order, one_hot
+    init_rng, order_rng = seed_streams(0)
+    if case == "scratch":
+        net = scratch.Network.create([784, 16, 16, 10], "sigmoid", "mse", "lecun", init_rng, x.dtype.name)
+        return scratch.train(net, x, labels, 10 ** 6, batch_size, 0.3, order_rng)
+    if case == "batched_scratch":
+        from scratch import batched
+        nets = [scratch.Network.create([784, 16, 16, 10], "sigmoid", "mse", "lecun", seed_streams(k)[0], x.dtype.name)
+                for k in range(configs)]
+        stack = batched.StackedNetwork(nets, [LRS[k % len(LRS)] for k in range(configs)])
+        return batched.train(stack, x, labels, 10 ** 6, batch_size, [seed_streams(k)[1] for k in range(configs)])
+    if case == "per_example":
+        from experiments.baselines import per_example_epoch
+        net = scratch.Network.create([784, 16, 16, 10], "sigmoid", "mse", "lecun", init_rng, x.dtype.name)
+        weights, biases = net.weights, [b.reshape(-1, 1).copy() for b in net.biases]
+        y = one_hot(labels, x.dtype)
+        return (per_example_epoch(weights, biases, x, y, batch_size, 0.3, epoch_order(order_rng, len(x)))
+                for _ in iter(int, 1))
+    if case == "sklearn":
+        import warnings
+        from sklearn.exceptions import ConvergenceWarning
+        from experiments.baselines import sklearn_classifier
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = sklearn_classifier(batch_size, 0.3)
+        return (model.partial_fit(x, labels, classes=np.arange(10)) for _ in iter(int, 1))
+    import torch
+    torch.set_num_threads(1)
+    if case == "torch":
+        import torch_ref
+        net = scratch.Network.create([784, 16, 16, 10], "sigmoid", "mse", "lecun", init_rng, x.dtype.name)
+        model = torch_ref.TwinNet.from_scratch(net, device)
+        return torch_ref.train(model, x, labels, 10 ** 6, batch_size, 0.3, order_rng)
+    if case == "batched_torch":
+        from scratch import batched
+        from torch_ref import batched as torch_batched
+        nets = [scratch.Network.create([784, 16, 16, 10], "sigmoid", "mse", "lecun", seed_streams(k)[0], x.dtype.name)
+                for k in range(configs)]
+        stack = batched.StackedNetwork(nets, [LRS[k % len(LRS)] for k in range(configs)])
+        model = torch_batched.StackedTwin.from_scratch(stack, device)
+        return torch_batched.train(model, x, labels, 10 ** 6, batch_size, [seed_streams(k)[1] for k in range(configs)])
+    if case == "naive_torch":
+        return naive_torch_epochs(x, labels, batch_size, device, order_rng)
+    raise ValueError(case)
+
+
+def naive_torch_epochs(x, labels, batch_size, device, rng):
+    """The textbook torch loop: nn.Sequential, an optimizer, the batch gathered by index every step."""
+    import torch
+    from torch import nn
+    dtype = getattr(torch, x.dtype.name)
+    model = nn.Sequential(nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.Sigmoid(),
+                          nn.Linear(16, 10), nn.Sigmoid()).to(device=device, dtype=dtype)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.3)
+    xt = torch.from_numpy(x).to(device)
+    yt = nn.functional.one_hot(torch.from_numpy(labels), 10).to(device=device, dtype=dtype)
+    while True:
+        order = torch.from_numpy(rng.permutation(len(x))).to(device)
+        for k in range(0, len(x), batch_size):
+            idx = order[k:k + batch_size]
+            optimizer.zero_grad()
+            loss = 0.5 * ((model(xt[idx]) - yt[idx]) ** 2).sum() / len(idx)
+            loss.backward()
+            optimizer.step()
+        yield
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory since it started (VmHWM; ru_maxrss would also count
+    the parent's memory that a spawned child had before its exec)."""
+    with open("/proc/self/status") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    return kb / 1024
+
+
+def measure(case: str, batch_size: int, dataset: str, data_root, device: str, repeats: int,
+            configs: int, dtype: str) -> dict:
+    """Runs in a fresh process: the median seconds of an epoch, and the process's peak RSS."""
+    from threadpoolctl import threadpool_limits
+    from experiments.data import load_dataset
+    threadpool_limits(1)
+    x, labels, _, _ = load_dataset(dataset, data_root).arrays(dtype)
+    epochs = epochs_of(case, x, labels, batch_size, device, configs)
+    times = []
+    for _ in range(repeats + 1):  # the first epoch warms caches and allocators up
+        if device == "cuda":
+            import torch
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        next(epochs)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    per_config = configs if case.startswith("batched") else 1
+    seconds = statistics.median(times[1:]) / per_config
+    return {"case": case, "batch_size": batch_size, "device": device, "configs": per_config,
+            "sec_per_epoch": seconds, "samples_per_s": len(x) / seconds,
+            "peak_rss_mb": peak_rss_mb(),
+            "repeats": repeats, "dataset": dataset, "dtype": dtype}
+
+
+def machine() -> dict:
+    import torch
+    from threadpoolctl import threadpool_info
+    import os
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+            "torch": torch.__version__, "blas": sorted({f"{i['internal_api']} {i['version']}" for i in threadpool_info()}),
+            "gpu": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}
+
+
+def run_bench(dataset: str, data_root, devices: list[str], repeats: int, batch_sizes: list[int],
+              cases: list[str], configs: int, dtype: str, on_row=None) -> list[dict]:
+    rows = []
+    for batch_size in batch_sizes:
+        for case in cases:
+            for device in (devices if case in TORCH_CASES else ["cpu"]):
+                with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+                    row = pool.submit(measure, case, batch_size, dataset, data_root, device, repeats,
+                                      configs, dtype).result()
+                rows.append(row)
+                if on_row:
+                    on_row(row)
+    return add_speedups(rows)
+
+
+def add_speedups(rows: list[dict]) -> list[dict]:
+    """Per batch size: how many times faster each case is than sklearn, per_example and naive_torch."""
+    for row in rows:
+        for baseline in ("sklearn", "per_example", "naive_torch"):
+            base = [r for r in rows if r["case"] == baseline and r["batch_size"] == row["batch_size"]
+                    and (baseline != "naive_torch" or r["device"] == row["device"])]
+            row[f"speedup_vs_{baseline}"] = base[0]["sec_per_epoch"] / row["sec_per_epoch"] if base else float("nan")
+    return rows
