@@ -89,26 +89,32 @@ def load_sample() -> Dataset:
     return Dataset("sample", images[train], labels[train], images[test], labels[test])
 
 
+FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}  # torchvision's class and folder names
+
+
+def torchvision_class(name: str):
+    from torchvision import datasets
+    return getattr(datasets, FOLDERS[name])
+
+
 def load_torchvision(name: str, root: str, download: bool) -> Dataset:
     """MNIST or FashionMNIST at `root` (torchvision layout: root/MNIST/raw/*-ubyte)."""
     from experiments.idx import check_raw_folder
-    from torchvision import datasets
 
-    cls = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[name]
-    raw = Path(root) / cls.__name__ / "raw"
+    raw = Path(root) / FOLDERS[name] / "raw"
     hint = (f"run with --download to fetch {name}, or point --data-root (or ${DATA_ROOT_ENV}) "
-            f"at a folder holding {cls.__name__}/raw")
+            f"at a folder holding {FOLDERS[name]}/raw")
     if download:
         try:
             for train in (True, False):
-                cls(root, train=train, download=True)
+                torchvision_class(name)(root, train=train, download=True)
         except Exception as e:  # torchvision raises RuntimeError / URLError / OSError
             raise UsageError(f"could not download {name} into {root} ({str(e).splitlines()[0]}); "
                              f"check the network, or copy the IDX files into {raw}") from None
     check_raw_folder(raw, hint)
 
     def parse():
-        splits = [cls(root, train=train, download=False) for train in (True, False)]
+        splits = [torchvision_class(name)(root, train=train, download=False) for train in (True, False)]
         (tr_x, tr_y), (te_x, te_y) = [(s.data.numpy().reshape(len(s.data), -1), s.targets.numpy().astype(np.int64))
                                       for s in splits]
         return {"train_images": tr_x, "train_labels": tr_y, "test_images": te_x, "test_labels": te_y}
