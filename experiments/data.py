@@ -109,7 +109,8 @@ def load_torchvision(name: str, root: str, download: bool) -> Dataset:
             for train in (True, False):
                 torchvision_class(name)(root, train=train, download=True)
         except Exception as e:  # torchvision raises RuntimeError / URLError / OSError
-            raise UsageError(f"could not download {name} into {root} ({str(e).splitlines()[0]}); "
+            reason = [line for line in str(e).splitlines() if line.strip()][-1:] or [type(e).__name__]
+            raise UsageError(f"could not download {name} into {root} ({reason[0].strip()}); "
                              f"check the network, or copy the IDX files into {raw}") from None
     check_raw_folder(raw, hint)
 

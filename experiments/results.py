@@ -47,6 +47,8 @@ class ResultsDir:
 
     def open(self, lock: bool = True) -> "ResultsDir":
         """Create the folder and tables, refuse tables of another layout, take the lock."""
+        if self.path.exists() and not self.path.is_dir():
+            raise UsageError(f"{self.path} is a file, not a results folder; choose another --out")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             if lock:

@@ -120,7 +120,7 @@ def test_an_output_path_that_is_a_file(tmp_path):
     target = tmp_path / "file"
     target.write_text("x")
     done = cli("run", "--set", "epochs=1", "--set", "impl=scratch", "--out", target)
-    assert done.returncode == 2 and "cannot write results" in done.stderr
+    assert done.returncode == 2 and "is a file, not a results folder" in done.stderr
     assert target.read_text() == "x"
 
 
