@@ -28,7 +28,7 @@ def dask_executor(scheduler: str):
         client = Client(cluster)
     elif scheduler.startswith("tcp://"):
         try:
-            client = Client(scheduler, timeout="10s")
+            client = Client(scheduler, timeout="5s")
         except (OSError, TimeoutError) as e:
             raise UsageError(f"cannot reach the Dask scheduler at {scheduler} ({e}); "
                              "start it with `dask scheduler` and check the address") from None
