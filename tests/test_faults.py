@@ -36,7 +36,17 @@ def scratch_grid(tmp_path_factory):
     return grid, folder / "reference"
 
 
-@pytest.mark.parametrize("engine,kills,longest,distinct", [("single", 20, 1.2, 12), ("batched", 8, 2.0, 4)])
+def wait_until_running(out, since: float, timeout: float = 60) -> None:
+    """Until the run has started its grid: it writes manifest.json before the first run."""
+    deadline = time.monotonic() + timeout
+    manifest = out / "manifest.json"
+    while time.monotonic() < deadline:
+        if manifest.exists() and manifest.stat().st_mtime >= since - 0.01:
+            return
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("engine,kills,longest,distinct", [("single", 20, 0.6, 12), ("batched", 8, 1.5, 4)])
 def test_kill_9_at_random_moments_then_resume(scratch_grid, tmp_path, engine, kills, longest, distinct):
     """kill -9 at random moments, then resume: the tables equal an uninterrupted run's.
 
@@ -47,8 +57,10 @@ def test_kill_9_at_random_moments_then_resume(scratch_grid, tmp_path, engine, ki
     rng = np.random.default_rng(0)
     moments = set()
     for _ in range(kills):
+        started = time.time()
         proc = start_run(grid, out, "--engine", engine)
-        time.sleep(rng.uniform(0.5, longest))  # start-up takes about 0.7 s
+        wait_until_running(out, started)
+        time.sleep(rng.uniform(0.0, longest))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         moments.add((lines(out / "runs.csv"), lines(out / "epochs.csv")))

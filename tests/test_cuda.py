@@ -1,0 +1,30 @@
+"""The twin and the batched torch engine on CUDA give the CPU's numbers (skipped without a GPU)."""
+import numpy as np
+import pytest
+import torch
+
+from experiments.config import RunConfig
+from experiments.execute import execute, execute_stack
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+METRICS = ["train_loss", "train_acc", "test_loss", "test_acc"]
+
+
+def close(a: list[dict], b: list[dict]) -> bool:
+    return all(abs(x[m] - y[m]) <= 1e-9 * max(abs(y[m]), 1e-12) for x, y in zip(a, b) for m in METRICS)
+
+
+def test_twin_on_cuda_equals_cpu(sample):
+    config = RunConfig(impl="torch", device="cpu", activation="relu", loss="ce", lr=0.1, epochs=2)
+    cpu_row, cpu_rows, _ = execute(config, sample)
+    cuda_row, cuda_rows, _ = execute(RunConfig(**{**config.__dict__, "device": "cuda"}), sample)
+    assert cuda_row["device"] == "cuda" and cuda_row["run_id"] == cpu_row["run_id"]
+    assert close(cuda_rows, cpu_rows)
+
+
+def test_batched_torch_on_cuda_equals_single_cpu_runs(sample):
+    configs = [RunConfig(impl="torch", device="cuda", activation="sigmoid", loss="mse", lr=lr, seed=s, epochs=2)
+               for lr, s in ((0.3, 0), (1.0, 1))]
+    for config, (row, rows, _) in zip(configs, execute_stack(configs, sample)):
+        _, cpu_rows, _ = execute(RunConfig(**{**config.__dict__, "device": "cpu"}), sample)
+        assert row["device"] == "cuda" and close(rows, cpu_rows)
