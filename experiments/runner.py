@@ -132,7 +132,8 @@ def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: di
     todo = [c for c in configs if (c.run_id, c.impl) not in done]
     checksums = {name: dataset_for(name, data_root).checksum() for name in sorted({c.dataset for c in configs})}
     info = manifest(grid_name, axes, configs, checksums, workers, scheduler) | {"engine": engine}
-    write_json(out.path / "manifest.json", info)
+    if todo or not (out.path / "manifest.json").exists():  # a run with nothing to do keeps the record
+        write_json(out.path / "manifest.json", info)
     print(f"{grid_name}: {len(configs)} runs, {len(configs) - len(todo)} already complete in {out.path}"
           + (f" ({dropped} rows of cut-off runs dropped)" if dropped else "")
           + (f", {len(todo)} to run" if todo else ""), flush=True)
@@ -152,8 +153,9 @@ def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: di
             run_pool(work, out, data_root, checksums, workers, executor, progress, counts, max_attempts)
     finally:
         progress.close()
-    info["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    write_json(out.path / "manifest.json", info)
+    if todo:
+        info["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        write_json(out.path / "manifest.json", info)
     return counts
 
 
