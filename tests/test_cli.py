@@ -54,10 +54,11 @@ def test_cuda_absent_is_a_usage_error(capsys, tmp_path):
     assert code == 2 and "CUDA is not available" in err and len(err.strip().splitlines()) == 1
 
 
-def test_missing_mnist_says_what_to_run(capsys, tmp_path):
-    code, _, err = run_main(["train", "--dataset", "mnist", "--data-root", str(tmp_path / "none"),
+@pytest.mark.parametrize("dataset,folder", [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
+def test_missing_data_says_what_to_run(capsys, tmp_path, dataset, folder):
+    code, _, err = run_main(["train", "--dataset", dataset, "--data-root", str(tmp_path / "none"),
                              "--out", str(tmp_path / "out")], capsys)
-    assert code == 2 and "--download" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "--download" in err and f"{folder}/raw" in err and len(err.strip().splitlines()) == 1
 
 
 def test_train_writes_both_tables_and_twins_share_run_id(tmp_path):
