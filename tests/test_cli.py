@@ -89,3 +89,12 @@ def test_gradcheck_command(tmp_path):
     assert len(table) == 2 * 3 * 6 * 2
     assert table[table.reference == "torch"].rel_err.max() <= 1e-10
     assert table[table.reference == "finite_difference"].rel_err.max() <= 1e-6
+
+
+def test_gradcheck_exits_1_when_a_tensor_is_off(capsys, tmp_path, monkeypatch):
+    from experiments import gradcheck
+    monkeypatch.setitem(gradcheck.TOLERANCES, "float64", {"torch": 0.0, "finite_difference": 1e-6})
+    code, out, _ = run_main(["gradcheck", "--out", str(tmp_path)], capsys)
+    assert code == 1 and "within tolerance" in out
+    table = pd.read_csv(tmp_path / "gradcheck.csv")
+    assert not table[table.reference == "torch"].passed.all()
