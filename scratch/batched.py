@@ -64,11 +64,6 @@ class StackedNetwork:
             a = self.activation.fn(self.layer(l, a))
         return self.layer(len(self.weights) - 1, a)
 
-    def network(self, k: int) -> Network:
-        """The k-th network on its own (a copy)."""
-        return Network([w[k] for w in self.weights], [b[k] for b in self.biases],
-                       self.activation.name, self.loss.name)
-
 
 def train(stack: StackedNetwork, x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
           rngs: list[np.random.Generator]) -> Iterator[int]:

@@ -65,3 +65,16 @@ def test_default_network_has_13002_parameters():
     net = Network.create([784, 16, 16, 10])
     assert net.num_params() == 784 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10 == 13_002
     assert [w.shape for w in net.weights] == [(16, 784), (16, 16), (10, 16)]  # (out, in) like nn.Linear
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "relu"])
+def test_activation_derivatives(name):
+    """f'(z) against central differences, and the form read off a = f(z) that backprop uses."""
+    from scratch.activations import ACTIVATIONS
+    f = ACTIVATIONS[name]
+    z = np.array([-800.0, -3.0, -0.5, 0.25, 2.0, 40.0])
+    h = 1e-6
+    numeric = (f.fn(z + h) - f.fn(z - h)) / (2 * h)
+    assert np.allclose(f.prime(z), numeric, rtol=1e-6, atol=1e-9)
+    assert np.array_equal(f.prime(z), f.prime_of_output(f.fn(z)))
+    assert f.prime(np.array([0.0]))[0] == (0.25 if name == "sigmoid" else 0.0)  # relu'(0) = 0, as torch
