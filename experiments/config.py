@@ -58,25 +58,30 @@ CHOICES = {"impl": IMPLS, "device": DEVICES, "dataset": DATASETS, "activation": 
            "loss": tuple(LOSSES), "init": ("auto", *INITS), "dtype": DTYPES}
 
 
+def is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_field(key: str, value) -> None:
+    """Raise UsageError if one configuration value is out of range, naming it and the valid ones."""
+    if key in CHOICES and value not in CHOICES[key]:
+        raise UsageError(f"unknown {key} {value!r}; choose from {', '.join(CHOICES[key])}")
+    if key == "lr" and not (isinstance(value, (int, float)) and 0 < value < float("inf")):
+        raise UsageError(f"lr must be > 0 and finite, got {value!r}")
+    if key in ("batch_size", "epochs") and not (is_int(value) and value >= 1):
+        raise UsageError(f"{key} must be >= 1 (an integer), got {value!r}")
+    if key == "seed" and not (is_int(value) and value >= 0):
+        raise UsageError(f"seed must be >= 0 (an integer), got {value!r}")
+    if key == "sizes":
+        sizes = tuple(value)
+        if len(sizes) < 2 or not all(is_int(n) and n >= 1 for n in sizes) or sizes[0] != 784 or sizes[-1] != 10:
+            raise UsageError(f"sizes {','.join(map(str, sizes))} do not fit MNIST; they must start with 784 "
+                             "and end with 10, e.g. 784,16,16,10")
+
+
 def validate(c: RunConfig) -> None:
     """Raise UsageError naming the first bad value and what would be valid."""
-    for key, choices in CHOICES.items():
-        value = getattr(c, key)
-        if value not in choices:
-            raise UsageError(f"unknown {key} {value!r}; choose from {', '.join(choices)}")
-    if not (isinstance(c.lr, (int, float)) and c.lr > 0 and c.lr == c.lr and c.lr != float("inf")):
-        raise UsageError(f"lr must be a positive number, got {c.lr!r}")
-    for key in ("batch_size", "epochs"):
-        value = getattr(c, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise UsageError(f"{key} must be an integer >= 1, got {value!r}")
-    if isinstance(c.seed, bool) or not isinstance(c.seed, int) or c.seed < 0:
-        raise UsageError(f"seed must be an integer >= 0, got {c.seed!r}")
-    sizes = tuple(c.sizes)
-    if len(sizes) < 2 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
-        raise UsageError(f"sizes must be at least two positive integers like 784,16,16,10, got {sizes!r}")
-    if sizes[0] != 784 or sizes[-1] != 10:
-        raise UsageError(f"sizes {','.join(map(str, sizes))} do not fit the data: "
-                         "MNIST needs 784 inputs and 10 outputs, e.g. 784,16,16,10")
+    for key in FIELDS:
+        check_field(key, getattr(c, key))
     if c.impl == "scratch" and c.device == "cuda":
         raise UsageError("device 'cuda' applies to impl torch only; the scratch network runs on cpu")

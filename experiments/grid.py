@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import fields
 from pathlib import Path
 
-from experiments.config import CHOICES, RunConfig, validate
+from experiments.config import RunConfig, check_field, validate
 from experiments.errors import UsageError
 
 GRIDS_DIR = Path(__file__).parent / "grids"
@@ -57,17 +57,10 @@ def check_value(key: str, value, where: str) -> None:
     if not ok:
         expect = {float: "numbers", int: "integers", str: "strings", list: "lists of integers like [784, 16, 16, 10]"}
         raise UsageError(f"{where}: {key} must be a list of {expect[kind]}, got {value!r}")
-    if key in CHOICES and value not in CHOICES[key]:
-        raise UsageError(f"{where}: unknown {key} {value!r}; choose from {', '.join(CHOICES[key])}")
-    if key == "lr" and not value > 0:
-        raise UsageError(f"{where}: lr must be > 0, got {value!r}")
-    if key in ("batch_size", "epochs") and value < 1:
-        raise UsageError(f"{where}: {key} must be >= 1, got {value!r}")
-    if key == "seed" and value < 0:
-        raise UsageError(f"{where}: seed must be >= 0, got {value!r}")
-    if key == "sizes" and (len(value) < 2 or value[0] != 784 or value[-1] != 10 or min(value) < 1):
-        raise UsageError(f"{where}: sizes {value} do not fit MNIST; they must start with 784 and end with 10, "
-                         "e.g. [784, 16, 16, 10]")
+    try:
+        check_field(key, value)
+    except UsageError as e:
+        raise UsageError(f"{where}: {e}") from None
 
 
 def check_axes(axes: dict, where: str) -> None:
