@@ -75,27 +75,44 @@ def execute(config: RunConfig, dataset: Dataset,
     sets. A run whose cost becomes NaN or infinite stops with status `diverged`.
     """
     c = config.resolved()
-    run_id = config.run_id
-    x_train, labels_train, x_test, labels_test = dataset.arrays(c.dtype)
+    data = dataset.arrays(c.dtype)
     init_rng, order_rng = seed_streams(c.seed)
-    start = last = time.perf_counter()
-    rows, status = [], "ok"
-    # a diverging run overflows on its way to inf/NaN, which is recorded below as its status
+    start = time.perf_counter()
+    # a diverging run overflows on its way to inf/NaN, which is recorded as its status
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        epochs, evaluate, params, device = build(c, init_rng, order_rng, x_train, labels_train)
-        for epoch in epochs:
-            train_loss, train_acc = evaluate(x_train, labels_train)
-            test_loss, test_acc = evaluate(x_test, labels_test)
-            now = time.perf_counter()
-            row = epoch_row(run_id, c.impl, epoch, train_loss, train_acc, test_loss, test_acc, now - last)
-            last = now
-            rows.append(row)
+        epochs, evaluate, params, device = build(c, init_rng, order_rng, data[0], data[1])
+        (rows,), (live,) = record_epochs([c], epochs, lambda xe, le: np.atleast_1d(*evaluate(xe, le)),
+                                         data, on_epoch, start)
+    status = "ok" if live else "diverged"
+    return run_row(c, c.run_id, device, status, rows, time.perf_counter() - start), rows, params()
+
+
+def record_epochs(configs: list[RunConfig], epochs, evaluate, data, on_epoch, start: float):
+    """Per configuration, its epoch rows and whether it is still finite; evaluate gives (K,) arrays.
+
+    A configuration whose cost becomes NaN or infinite gets no rows after that epoch; the
+    loop stops once none is left.
+    """
+    x_train, labels_train, x_test, labels_test = data
+    run_ids = [c.run_id for c in configs]
+    rows = [[] for _ in configs]
+    live = [True] * len(configs)
+    last = start
+    for epoch in epochs:
+        train_loss, train_acc = evaluate(x_train, labels_train)
+        test_loss, test_acc = evaluate(x_test, labels_test)
+        now = time.perf_counter()
+        for k in (k for k in range(len(configs)) if live[k]):
+            row = epoch_row(run_ids[k], configs[k].impl, epoch, train_loss[k], train_acc[k], test_loss[k],
+                            test_acc[k], (now - last) / len(configs))
+            rows[k].append(row)
             if on_epoch:
                 on_epoch(row)
-            if not (math.isfinite(train_loss) and math.isfinite(test_loss)):
-                status = "diverged"
-                break
-    return run_row(c, run_id, device, status, rows, time.perf_counter() - start), rows, params()
+            live[k] = math.isfinite(row["train_loss"]) and math.isfinite(row["test_loss"])
+        last = now
+        if not any(live):
+            break
+    return rows, live
 
 
 def build_stack(configs: list[RunConfig], x, labels):
@@ -127,28 +144,11 @@ def execute_stack(configs: list[RunConfig], dataset: Dataset,
     """
     configs = [c.resolved() for c in configs]
     assert len({stack_key(c) for c in configs}) == 1, "execute_stack takes configurations of one stack"
-    c = configs[0]
-    run_ids = [ci.run_id for ci in configs]
-    x_train, labels_train, x_test, labels_test = dataset.arrays(c.dtype)
-    start = last = time.perf_counter()
-    rows = [[] for _ in configs]
-    live = [True] * len(configs)
+    data = dataset.arrays(configs[0].dtype)
+    start = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        epochs, evaluate, params, device = build_stack(configs, x_train, labels_train)
-        for epoch in epochs:
-            train_loss, train_acc = evaluate(x_train, labels_train)
-            test_loss, test_acc = evaluate(x_test, labels_test)
-            now = time.perf_counter()
-            for k in (k for k in range(len(configs)) if live[k]):
-                row = epoch_row(run_ids[k], c.impl, epoch, train_loss[k], train_acc[k], test_loss[k], test_acc[k],
-                                (now - last) / len(configs))
-                rows[k].append(row)
-                if on_epoch:
-                    on_epoch(row)
-                live[k] = math.isfinite(row["train_loss"]) and math.isfinite(row["test_loss"])
-            last = now
-            if not any(live):
-                break
+        epochs, evaluate, params, device = build_stack(configs, data[0], data[1])
+        rows, live = record_epochs(configs, epochs, evaluate, data, on_epoch, start)
     share = (time.perf_counter() - start) / len(configs)
-    return [(run_row(ci, run_ids[k], device, "ok" if live[k] else "diverged", rows[k], share), rows[k], params(k))
+    return [(run_row(ci, ci.run_id, device, "ok" if live[k] else "diverged", rows[k], share), rows[k], params(k))
             for k, ci in enumerate(configs)]
