@@ -6,7 +6,8 @@ speedups are ratios of figures taken in the same run.
 
   scratch          scratch.train, one configuration
   torch            torch_ref.train (autograd, torch.optim.SGD), one configuration
-  batched_scratch  scratch.batched, K configurations at once; figures per configuration
+  batched_scratch  scratch.batched, K configurations of one seed of the full grid (activation x
+                   cost x lr) at once; figures per configuration
   batched_torch    torch_ref.batched, the same in torch
   sklearn          MLPClassifier((16, 16), logistic, plain SGD), one partial_fit epoch
   per_example      Nielsen's loop: backprop one example at a time within each mini-batch
@@ -22,7 +23,7 @@ import numpy as np
 
 CASES = ("scratch", "torch", "batched_scratch", "batched_torch", "sklearn", "per_example", "naive_torch")
 TORCH_CASES = ("torch", "batched_torch", "naive_torch")
-LRS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+ACTIVATIONS, COSTS, LRS = ("sigmoid", "relu"), ("mse", "bce", "ce"), (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
 def epochs_of(case: str, x, labels, batch_size: int, device: str, configs: int):
@@ -36,10 +37,7 @@ def epochs_of(case: str, x, labels, batch_size: int, device: str, configs: int):
         return scratch.train(net, x, labels, 10 ** 6, batch_size, 0.3, order_rng)
     if case == "batched_scratch":
         from scratch import batched
-        nets = [scratch.Network.create([784, 16, 16, 10], "sigmoid", "mse", "lecun", seed_streams(k)[0], x.dtype.name)
-                for k in range(configs)]
-        stack = batched.StackedNetwork(nets, [LRS[k % len(LRS)] for k in range(configs)])
-        return batched.train(stack, x, labels, 10 ** 6, batch_size, [seed_streams(k)[1] for k in range(configs)])
+        return batched.train(grid_stack(configs, x.dtype.name), x, labels, 10 ** 6, batch_size, order_rng)
     if case == "per_example":
         from experiments.baselines import per_example_epoch
         net = scratch.Network.create([784, 16, 16, 10], "sigmoid", "mse", "lecun", init_rng, x.dtype.name)
@@ -62,16 +60,25 @@ def epochs_of(case: str, x, labels, batch_size: int, device: str, configs: int):
         model = torch_ref.TwinNet.from_scratch(net, device)
         return torch_ref.train(model, x, labels, 10 ** 6, batch_size, 0.3, order_rng)
     if case == "batched_torch":
-        from scratch import batched
         from torch_ref import batched as torch_batched
-        nets = [scratch.Network.create([784, 16, 16, 10], "sigmoid", "mse", "lecun", seed_streams(k)[0], x.dtype.name)
-                for k in range(configs)]
-        stack = batched.StackedNetwork(nets, [LRS[k % len(LRS)] for k in range(configs)])
-        model = torch_batched.StackedTwin.from_scratch(stack, device)
-        return torch_batched.train(model, x, labels, 10 ** 6, batch_size, [seed_streams(k)[1] for k in range(configs)])
+        model = torch_batched.StackedTwin.from_scratch(grid_stack(configs, x.dtype.name), device)
+        return torch_batched.train(model, x, labels, 10 ** 6, batch_size, order_rng)
     if case == "naive_torch":
         return naive_torch_epochs(x, labels, batch_size, device, order_rng)
     raise ValueError(case)
+
+
+def grid_stack(configs: int, dtype: str):
+    """The first `configs` networks of one seed of the full grid (activation x cost x lr), stacked."""
+    import scratch
+    from scratch import batched
+    from experiments.config import RunConfig
+    from experiments.execute import seed_streams
+    grid = [RunConfig(activation=a, loss=c, lr=lr).resolved() for a in ACTIVATIONS for c in COSTS for lr in LRS]
+    chosen = [grid[k % len(grid)] for k in range(configs)]
+    nets = [scratch.Network.create([784, 16, 16, 10], c.activation, c.loss, c.init, seed_streams(0)[0], dtype)
+            for c in chosen]
+    return batched.StackedNetwork(nets, [c.lr for c in chosen])
 
 
 def naive_torch_epochs(x, labels, batch_size, device, rng):

@@ -2,8 +2,9 @@
 
 Both implementations start from the same scratch.Network.create(...) draw and take their
 epoch orders from the same generator, so in float64 their trajectories coincide.
-`execute` trains one configuration; `execute_stack` trains configurations that differ only
-in lr, seed and init at once, as one stacked model (the batched engine).
+`execute` trains one configuration; `execute_stack` trains configurations that share a seed
+(and so their batch order) and differ in activation, cost, lr or init at once, as one
+stacked model (the batched engine).
 """
 import math
 import time
@@ -37,7 +38,7 @@ def build(c: RunConfig, init_rng: np.random.Generator, order_rng: np.random.Gene
             model.numpy_params, device.type)
 
 
-STACK_KEY = ("impl", "device", "dataset", "sizes", "activation", "loss", "batch_size", "epochs", "dtype")
+STACK_KEY = ("impl", "device", "dataset", "sizes", "seed", "batch_size", "epochs", "dtype")
 
 
 def stack_key(c: RunConfig) -> tuple:
@@ -46,11 +47,13 @@ def stack_key(c: RunConfig) -> tuple:
 
 
 def stacks(configs: list[RunConfig], max_size: int = 36) -> list[list[RunConfig]]:
-    """The configurations grouped by stack_key, in their order, at most max_size a group."""
+    """The configurations grouped by stack_key, at most max_size a group; within a group,
+    those of one activation and cost are adjacent (a stack applies each once per step)."""
     groups: dict[tuple, list[RunConfig]] = {}
     for c in configs:
         groups.setdefault(stack_key(c), []).append(c)
-    return [g[i:i + max_size] for g in groups.values() for i in range(0, len(g), max_size)]
+    ordered = [sorted(g, key=lambda c: (c.activation, c.loss)) for g in groups.values()]
+    return [g[i:i + max_size] for g in ordered for i in range(0, len(g), max_size)]
 
 
 def epoch_row(run_id: str, impl: str, epoch: int, train_loss, train_acc, test_loss, test_acc, wall_s) -> dict:
@@ -119,19 +122,19 @@ def build_stack(configs: list[RunConfig], x, labels):
     """(epochs iterator, evaluate(x, labels) -> (K costs, K accuracies), params(k), device name)."""
     from scratch import batched
     c = configs[0]
-    nets = [scratch.Network.create(list(c.sizes), c.activation, c.loss, ci.init, seed_streams(ci.seed)[0], c.dtype)
+    nets = [scratch.Network.create(list(c.sizes), ci.activation, ci.loss, ci.init, seed_streams(c.seed)[0], c.dtype)
             for ci in configs]
     stack = batched.StackedNetwork(nets, [ci.lr for ci in configs])
-    rngs = [seed_streams(ci.seed)[1] for ci in configs]
+    order_rng = seed_streams(c.seed)[1]
     if c.impl == "scratch":
-        return (batched.train(stack, x, labels, c.epochs, c.batch_size, rngs),
+        return (batched.train(stack, x, labels, c.epochs, c.batch_size, order_rng),
                 lambda xe, le: batched.evaluate(stack, xe, le),
                 lambda k: ([w[k].copy() for w in stack.weights], [b[k].copy() for b in stack.biases]), "cpu")
     import torch_ref
     from torch_ref import batched as torch_batched
     device = torch_ref.resolve_device(c.device)
     model = torch_batched.StackedTwin.from_scratch(stack, device)
-    return (torch_batched.train(model, x, labels, c.epochs, c.batch_size, rngs),
+    return (torch_batched.train(model, x, labels, c.epochs, c.batch_size, order_rng),
             lambda xe, le: torch_batched.evaluate(model, xe, le), model.numpy_params, device.type)
 
 

@@ -1,15 +1,20 @@
-"""K networks of one shape trained at once, as one stacked model.
+"""K networks of one shape trained at once on the same mini-batches, as one stacked model.
 
-The K networks share sizes, activation and cost, and differ in learning rate, initial
-weights and batch order (their seeds). Every parameter gets a leading configuration axis,
-W_l (K, n_out, n_in) and b_l (K, n_out), every batch and activation is (K, m, n), and each
-layer is one batched matmul for all K:
+The K networks share sizes and batch order (one seed) and may differ in activation, cost,
+learning rate and initial weights. Every parameter gets a leading configuration axis,
+W_l (K, n_out, n_in) and b_l (K, n_out). Activations are columns, a^l (K, n_l, m), as in
+Nielsen's network.py, so that the first layer of all K networks is one matrix product with
+the batch x (m, n_0) they share, and so is its gradient:
 
-    z^l = a^(l-1) W_l^T + b_l        (K, m, n_in) x (K, n_in, n_out) -> (K, m, n_out)
+    z^1 = W_1 x^T + b_1            (K n_1, n_0) x (n_0, m) -> (K n_1, m) = (K, n_1, m)
+    z^l = W_l a^(l-1) + b_l        (K, n_out, n_in) x (K, n_in, m) -> (K, n_out, m)
+    dC/dW_1 = delta^1 x            (K n_1, m) x (m, n_0) -> (K, n_1, n_0)
 
-The arithmetic of each network is that of scratch.Network, so each trajectory is the
-one of its single run up to rounding.
+Each activation and each cost is applied to the slices of the stack that use it. The
+arithmetic of each network is that of scratch.Network up to rounding (the learning rate
+scales delta^L here, the gradient there), so each trajectory is the one of its single run.
 """
+from itertools import groupby
 from typing import Iterator
 
 import numpy as np
@@ -18,63 +23,109 @@ from scratch.network import Network
 from scratch.train import epoch_order, one_hot
 
 
+def slices(items: list) -> list[tuple[slice, object]]:
+    """(slice, item) for every run of equal adjacent items: [a, a, b] -> [(0:2, a), (2:3, b)]."""
+    out, start = [], 0
+    for item, run in groupby(items):
+        n = len(list(run))
+        out.append((slice(start, start + n), item))
+        start += n
+    return out
+
+
 class StackedNetwork:
     def __init__(self, nets: list[Network], etas: list[float]):
-        first = nets[0]
-        self.sizes = first.sizes
-        self.activation, self.loss = first.activation, first.loss
+        """A stack of copies of the given networks; keep networks with the same activation
+        and cost adjacent, so that each is applied once per step."""
+        self.sizes = nets[0].sizes
         self.weights = [np.stack([n.weights[l] for n in nets]) for l in range(len(self.sizes) - 1)]
         self.biases = [np.stack([n.biases[l] for n in nets]) for l in range(len(self.sizes) - 1)]
-        self.eta = np.asarray(etas, dtype=first.dtype)  # (K,)
+        self.eta = np.asarray(etas, dtype=nets[0].dtype)  # (K,)
+        self.activations = slices([n.activation for n in nets])
+        self.losses = slices([n.loss for n in nets])
+        self._nabla_w1 = np.empty_like(self.weights[0])  # the largest gradient, reused every step
 
     def __len__(self) -> int:
         return len(self.eta)
 
     def layer(self, l: int, a: np.ndarray) -> np.ndarray:
-        """z of layer l (0-based) for activations a (K, m, n_in), or one batch (m, n_in) for all K."""
-        return a @ self.weights[l].transpose(0, 2, 1) + self.biases[l][:, None, :]  # -> (K, m, n_out)
+        """z of layer l (0-based): a is x^T (n_0, m), shared, for l = 0 and (K, n_in, m) after."""
+        w, b = self.weights[l], self.biases[l][:, :, None]
+        if l == 0:
+            k, n_out, n_in = w.shape
+            return (w.reshape(k * n_out, n_in) @ a).reshape(k, n_out, -1) + b  # (K n_1, n_0) x (n_0, m)
+        return w @ a + b  # (K, n_out, n_in) x (K, n_in, m) -> (K, n_out, m)
 
-    def forward(self, x: np.ndarray) -> list[np.ndarray]:
-        """Activations a^0 = x, a^1 ... a^L, each (K, m, n_l)."""
-        activations = [x]
-        for l in range(len(self.weights)):
-            z = self.layer(l, activations[-1])
-            last = l == len(self.weights) - 1
-            activations.append(self.loss.output(z) if last else self.activation.fn(z))
-        return activations
+    def hidden(self, z: np.ndarray) -> np.ndarray:
+        """a = f_k(z_k) with each network's activation f_k."""
+        if len(self.activations) == 1:
+            return self.activations[0][1].fn(z)
+        a = np.empty_like(z)
+        for s, activation in self.activations:
+            a[s] = activation.fn(z[s])
+        return a
 
-    def sgd_step(self, x: np.ndarray, y: np.ndarray) -> None:
-        """One step of gradient descent for every network k on its batch x[k] (K, m, n_0):
-        W <- W - eta_k dC_k/dW, with the backprop of scratch.Network batched over k."""
-        activations = self.forward(x)
-        delta = self.loss.delta(activations[-1], y)  # (K, m, n_L)
-        for l in range(len(self.weights) - 1, -1, -1):
-            nabla_w = delta.transpose(0, 2, 1) @ activations[l]  # (K, n_out, m) x (K, m, n_in)
-            nabla_b = delta.sum(axis=1)
-            if l > 0:
-                delta = (delta @ self.weights[l]) * self.activation.prime_of_output(activations[l])
-            nabla_w *= self.eta[:, None, None]
-            self.weights[l] -= nabla_w
-            self.biases[l] -= self.eta[:, None] * nabla_b
+    def hidden_prime(self, a: np.ndarray) -> np.ndarray:
+        """f_k'(z_k), read off a = f_k(z_k)."""
+        prime = np.empty_like(a)
+        for s, activation in self.activations:
+            prime[s] = activation.prime_of_output(a[s])
+        return prime
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """z^L (K, m, n_L) of one set x (m, n_0) for every network."""
-        a = x
+        """z^L (K, n_L, m) of every network for the examples x (m, n_0)."""
+        a = x.T
         for l in range(len(self.weights) - 1):
-            a = self.activation.fn(self.layer(l, a))
+            a = self.hidden(self.layer(l, a))
         return self.layer(len(self.weights) - 1, a)
+
+    def forward(self, x: np.ndarray) -> list[np.ndarray]:
+        """x^T (n_0, m), then the hidden activations a^1 ... a^(L-1) (K, n_l, m), then z^L."""
+        activations = [x.T]
+        for l in range(len(self.weights) - 1):
+            activations.append(self.hidden(self.layer(l, activations[-1])))
+        return activations + [self.layer(len(self.weights) - 1, activations[-1])]
+
+    def output_delta(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """delta^L = dC_k/dz^L (K, n_L, m) of every network, for targets y (m, n_L)."""
+        delta = np.empty_like(z)
+        for s, loss in self.losses:
+            zt = z[s].transpose(0, 2, 1)  # the costs take examples first: (K, m, n_L)
+            delta[s] = loss.delta(loss.output(zt), y).transpose(0, 2, 1)
+        return delta
+
+    def costs(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """C_k (K,) of every network's logits z (K, n_L, m) against targets y (m, n_L)."""
+        return np.concatenate([loss.fn(z[s].transpose(0, 2, 1), y) for s, loss in self.losses])
+
+    def sgd_step(self, x: np.ndarray, y: np.ndarray) -> None:
+        """One step of gradient descent for every network k on the batch (x, y):
+        W <- W - eta_k dC_k/dW, the backprop of scratch.Network on columns, batched over k."""
+        *activations, z = self.forward(x)
+        delta = self.output_delta(z, y) * self.eta[:, None, None]  # eta_k delta^L: every gradient gets eta_k
+        for l in range(len(self.weights) - 1, -1, -1):
+            if l > 0:
+                nabla_w = delta @ activations[l].transpose(0, 2, 1)  # (K, n_out, m) x (K, m, n_in)
+            else:
+                k, n_out, m = delta.shape
+                nabla_w = np.matmul(delta.reshape(k * n_out, m), x, out=self._nabla_w1.reshape(k * n_out, -1))
+            nabla_b = delta.sum(axis=2)
+            if l > 0:
+                delta = (self.weights[l].transpose(0, 2, 1) @ delta) * self.hidden_prime(activations[l])
+            self.weights[l] -= nabla_w.reshape(self.weights[l].shape)
+            self.biases[l] -= nabla_b
 
 
 def train(stack: StackedNetwork, x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
-          rngs: list[np.random.Generator]) -> Iterator[int]:
-    """scratch.train for a stack: network k visits the set in the orders drawn from rngs[k]."""
+          rng: np.random.Generator) -> Iterator[int]:
+    """scratch.train for a stack: every network visits the set in the orders drawn from rng."""
     y = one_hot(labels, x.dtype)
     n = len(x)
     for epoch in range(1, epochs + 1):
-        orders = np.stack([epoch_order(rng, n) for rng in rngs])  # (K, n)
+        order = epoch_order(rng, n)
         for k in range(0, n, batch_size):
-            batch = orders[:, k:k + batch_size]  # (K, m)
-            stack.sgd_step(x[batch], y[batch])  # (K, m, n_0), (K, m, n_L)
+            batch = order[k:k + batch_size]
+            stack.sgd_step(x[batch], y[batch])
         yield epoch
 
 
@@ -85,7 +136,7 @@ def evaluate(stack: StackedNetwork, x: np.ndarray, labels: np.ndarray,
     cost = np.zeros(len(stack))
     correct = np.zeros(len(stack))
     for k in range(0, len(x), chunk):
-        z = stack.logits(x[k:k + chunk])  # (K, chunk, 10)
-        cost += stack.loss.fn(z, y[k:k + chunk]) * z.shape[1]
-        correct += (z.argmax(axis=2) == labels[k:k + chunk]).sum(axis=1)
+        z = stack.logits(x[k:k + chunk])  # (K, 10, chunk)
+        cost += stack.costs(z, y[k:k + chunk]) * z.shape[2]
+        correct += (z.argmax(axis=1) == labels[k:k + chunk]).sum(axis=1)
     return cost / len(x), correct / len(x)

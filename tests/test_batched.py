@@ -10,13 +10,20 @@ METRICS = ["train_loss", "train_acc", "test_loss", "test_acc"]
 
 
 @pytest.mark.parametrize("impl", ["scratch", "torch"])
-@pytest.mark.parametrize("activation,loss", [("sigmoid", "mse"), ("relu", "ce"), ("sigmoid", "bce")])
-def test_stack_equals_single_runs(sample, impl, activation, loss):
-    configs = [RunConfig(impl=impl, activation=activation, loss=loss, lr=lr, seed=seed, epochs=2, init=init)
-               for lr, seed, init in ((0.05, 0, "auto"), (0.3, 0, "auto"), (0.3, 1, "auto"), (0.05, 1, "normal"))]
-    assert len(stacks(configs)) == 1
-    stacked = execute_stack(configs, sample)
-    for config, (run_row, rows, (weights, biases)) in zip(configs, stacked):
+def test_stack_equals_single_runs(sample, impl):
+    """One stack of every activation and cost at two learning rates (and sigmoid with N(0, 1)
+    weights too), given in a mixed order; every run's metrics and weights are its single run's.
+
+    The runs are ones that train stably: in chaotic ones (lr 3, or relu units fed by N(0, 1)
+    weights, which saturate the outputs) rounding differences grow, as between the twins."""
+    pairs = [(a, c) for c in ("mse", "bce", "ce") for a in ("relu", "sigmoid")]
+    configs = [RunConfig(impl=impl, activation=a, loss=c, lr=lr, seed=3, epochs=2, init=init)
+               for (a, c) in pairs for lr, init in ((0.03, "auto"), (0.1, "auto"), (0.1, "normal"))
+               if a == "sigmoid" or init == "auto"]
+    (stack,) = stacks(configs)
+    assert sorted(c.run_id for c in stack) == sorted(c.run_id for c in configs)
+    stacked = execute_stack(stack, sample)
+    for config, (run_row, rows, (weights, biases)) in zip(stack, stacked):
         single_row, single_rows, (single_w, single_b) = execute(config, sample)
         assert run_row["run_id"] == single_row["run_id"] and run_row["status"] == "ok"
         assert len(rows) == len(single_rows) == 2
@@ -27,12 +34,25 @@ def test_stack_equals_single_runs(sample, impl, activation, loss):
             assert np.linalg.norm(ours - theirs) <= 1e-9 * np.linalg.norm(theirs)
 
 
+def test_a_stack_is_one_seed_with_each_activation_and_cost_together():
+    configs = [RunConfig(activation=a, loss=c, lr=lr, seed=seed)
+               for seed in (0, 1) for lr in (0.1, 1.0) for c in ("ce", "mse") for a in ("sigmoid", "relu")]
+    grouped = stacks(configs)
+    assert [len(g) for g in grouped] == [8, 8]
+    for g in grouped:
+        assert len({c.seed for c in g}) == 1
+        pairs = [(c.activation, c.loss) for c in g]
+        assert pairs == sorted(pairs)
+
+
 def test_a_diverging_member_does_not_touch_the_others(sample):
     configs = [RunConfig(impl="scratch", activation="relu", loss="ce", lr=lr, epochs=3) for lr in (0.1, 1e300)]
     (ok_row, ok_rows, _), (bad_row, bad_rows, _) = execute_stack(configs, sample)
     single_row, single_rows, _ = execute(configs[0], sample)
     assert bad_row["status"] == "diverged" and len(bad_rows) < 3
-    assert ok_row["status"] == "ok" and [r["test_loss"] for r in ok_rows] == [r["test_loss"] for r in single_rows]
+    assert ok_row["status"] == "ok" and len(ok_rows) == len(single_rows) == 3
+    for ours, theirs in zip(ok_rows, single_rows):
+        assert abs(ours["test_loss"] - theirs["test_loss"]) <= 1e-9 * theirs["test_loss"]
 
 
 def test_grid_engines_agree(tmp_path):

@@ -1,10 +1,16 @@
-"""The torch twin of scratch.batched: K networks of one shape as one stacked model, autograd.
+"""The torch twin of scratch.batched: K networks of one shape on the same mini-batches, autograd.
 
-Parameters W_l (K, n_out, n_in) and b_l (K, n_out); network k sees its own batch x[k], and
-every layer is one batched matmul (bmm) for all K. The cost is the sum of the K networks'
-costs, so one backward pass gives every network its own gradient. Each network's gradient
-is scaled by its learning rate on the way back (a hook on the logits), so that the step
-W <- W - eta_k dC_k/dW is one update of all parameters.
+Parameters W_l (K, n_out, n_in) and b_l (K, n_out); batches are rows, as for nn.Linear:
+activations (K, m, n_l). The first layer of all K networks is one matrix product with the
+batch x (m, n_0) they share (addmm), the others one batched product each (baddbmm):
+
+    z^1 = x W_1^T + b_1            (m, n_0) x (n_0, K n_1) -> (m, K n_1) -> (K, m, n_1)
+    z^l = a^(l-1) W_l^T + b_l      (K, m, n_in) x (K, n_in, n_out) -> (K, m, n_out)
+
+Each activation and cost is applied to the slices of the stack that use it. Autograd
+differentiates the weighted sum of the K costs, sum_k eta_k C_k, whose gradient with respect
+to network k's parameters is eta_k dC_k/dW: the step W <- W - eta_k dC_k/dW of every network
+is then one update of all parameters.
 """
 from typing import Iterator
 
@@ -12,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from scratch.batched import slices
 from scratch.train import epoch_order
 from torch_ref.losses import LOSSES
 from torch_ref.network import ACTIVATIONS
@@ -20,29 +27,42 @@ from torch_ref.train import to_tensors
 
 class StackedTwin(nn.Module):
     def __init__(self, weights: list[np.ndarray], biases: list[np.ndarray], etas,
-                 activation: str, loss: str, device: torch.device | str = "cpu"):
-        """From stacked numpy parameters W_l (K, n_out, n_in), b_l (K, n_out) (copied)."""
+                 activations: list[str], losses: list[str], device: torch.device | str = "cpu"):
+        """From stacked numpy parameters W_l (K, n_out, n_in), b_l (K, n_out) (copied), and
+        each network's activation and cost by name."""
         super().__init__()
         self.weights = nn.ParameterList(nn.Parameter(torch.tensor(w, device=device)) for w in weights)
         self.biases = nn.ParameterList(nn.Parameter(torch.tensor(b, device=device)) for b in biases)
         self.register_buffer("eta", torch.tensor(np.asarray(etas), dtype=self.weights[0].dtype, device=device))
-        self.activation = ACTIVATIONS[activation]
-        self.loss = loss
+        self.activations = [(s, ACTIVATIONS[name]) for s, name in slices(activations)]
+        self.losses = [(s, LOSSES[name]) for s, name in slices(losses)]
         self.layers = list(zip(self.weights, self.biases))  # plain list: indexing a ParameterList is slow
 
     @classmethod
     def from_scratch(cls, stack, device: torch.device | str = "cpu") -> "StackedTwin":
         """An exact copy of a scratch.batched.StackedNetwork."""
-        return cls(stack.weights, stack.biases, stack.eta, stack.activation.name, stack.loss.name, device)
+        def names(runs):
+            return [item.name for s, item in runs for _ in range(s.stop - s.start)]
+        return cls(stack.weights, stack.biases, stack.eta, names(stack.activations), names(stack.losses), device)
+
+    def hidden(self, z: torch.Tensor) -> torch.Tensor:
+        if len(self.activations) == 1:
+            return self.activations[0][1](z)
+        return torch.cat([f(z[s]) for s, f in self.activations])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (K, m, n_L) for batches x (K, m, n_0), or one set (m, n_0) seen by all K."""
-        if x.dim() == 2:
-            x = x.expand(len(self.eta), *x.shape)
-        *hidden, (w_last, b_last) = self.layers
-        for w, b in hidden:
-            x = self.activation(torch.baddbmm(b[:, None, :], x, w.transpose(1, 2)))  # (K, m, n_in) x (K, n_in, n_out)
-        return torch.baddbmm(b_last[:, None, :], x, w_last.transpose(1, 2))
+        """Logits z^L (K, m, n_L) of every network for the examples x (m, n_0)."""
+        (w, b), *rest = self.layers
+        k, n_out, n_in = w.shape
+        z = torch.addmm(b.reshape(1, k * n_out), x, w.reshape(k * n_out, n_in).T)  # (m, n_0) x (n_0, K n_1)
+        z = z.view(-1, k, n_out).transpose(0, 1)  # (m, K, n_1) -> (K, m, n_1)
+        for w, b in rest:
+            z = torch.baddbmm(b[:, None, :], self.hidden(z), w.transpose(1, 2))  # (K, m, n_in) x (K, n_in, n_out)
+        return z
+
+    def costs(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Every network's cost C_k (K,), for logits z (K, m, n_L) and targets y (m, n_L)."""
+        return torch.cat([loss(z[s], y) for s, loss in self.losses])
 
     def numpy_params(self, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         return ([w[k].detach().cpu().numpy().copy() for w in self.weights],
@@ -50,21 +70,18 @@ class StackedTwin(nn.Module):
 
 
 def train(model: StackedTwin, x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
-          rngs: list[np.random.Generator]) -> Iterator[int]:
-    """torch_ref.train for a stack: network k visits the set in the orders drawn from rngs[k]."""
+          rng: np.random.Generator) -> Iterator[int]:
+    """torch_ref.train for a stack: every network visits the set in the orders drawn from rng."""
     device = model.eta.device
     xt, yt = to_tensors(x, labels, device)
-    cost = LOSSES[model.loss]
     params = list(model.weights) + list(model.biases)
-    eta = model.eta.view(-1, 1, 1)
     n = len(x)
     for epoch in range(1, epochs + 1):
-        orders = torch.from_numpy(np.stack([epoch_order(rng, n) for rng in rngs])).to(device)  # (K, n)
+        order = torch.from_numpy(epoch_order(rng, n)).to(device)
         for k in range(0, n, batch_size):
-            batch = orders[:, k:k + batch_size]
-            z = model(xt[batch])  # (K, m, n_L)
-            z.register_hook(lambda g: g * eta)  # d(eta_k C_k)/dz: each network's step size
-            grads = torch.autograd.grad(cost(z, yt[batch]), params)
+            batch = order[k:k + batch_size]
+            costs = model.costs(model(xt.index_select(0, batch)), yt.index_select(0, batch))  # (K,)
+            grads = torch.autograd.grad(model.eta @ costs, params)  # eta_k dC_k/dW for every network k
             with torch.no_grad():
                 torch._foreach_sub_(params, grads)
         yield epoch
@@ -75,13 +92,12 @@ def evaluate(model: StackedTwin, x: np.ndarray, labels: np.ndarray,
              chunk: int = 10000) -> tuple[np.ndarray, np.ndarray]:
     """(cost C, accuracy) of every network over the whole set, each (K,)."""
     xt, yt = to_tensors(x, labels, model.eta.device)
-    cost = LOSSES[model.loss]
     k = len(model.eta)
     total = torch.zeros(k, dtype=torch.float64, device=xt.device)
     correct = torch.zeros(k, dtype=torch.float64, device=xt.device)
     for start in range(0, len(xt), chunk):
         z = model(xt[start:start + chunk])  # (K, chunk, 10)
         y = yt[start:start + chunk]
-        total += torch.stack([cost(z[i], y) for i in range(k)]) * len(y)
+        total += model.costs(z, y) * len(y)
         correct += (z.argmax(dim=2) == y.argmax(dim=1)).sum(dim=1)
     return (total / len(xt)).cpu().numpy(), (correct / len(xt)).cpu().numpy()
