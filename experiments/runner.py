@@ -59,9 +59,12 @@ ENGINES = ("batched", "single")
 
 
 def units(configs: list[RunConfig], engine: str) -> list[list[RunConfig]]:
+    """The work in units, the longest first (torch before scratch, then more epochs of more
+    runs), so that parallel workers run out of work at about the same time."""
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
-    return stacks(configs) if engine == "batched" else [[c] for c in configs]
+    work = stacks(configs) if engine == "batched" else [[c] for c in configs]
+    return sorted(work, key=lambda u: (u[0].impl != "torch", -len(u) * u[0].epochs))
 
 
 def run_unit(unit: list[RunConfig], data: Dataset, on_epoch=None) -> list[tuple]:

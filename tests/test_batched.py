@@ -66,3 +66,13 @@ def test_grid_engines_agree(tmp_path):
     assert len(a) == len(b) == 2 * 2 * 2 * 2
     for m in METRICS:
         assert np.allclose(a[m].to_numpy(), b[m].to_numpy(), rtol=1e-9, atol=0)
+
+
+def test_units_start_with_the_longest():
+    from experiments.runner import units
+    configs = [RunConfig(impl=impl, lr=lr, seed=seed, epochs=epochs)
+               for impl in ("scratch", "torch") for seed, epochs, lrs in ((0, 2, (0.1,)), (1, 5, (0.1, 0.3)))
+               for lr in lrs]
+    work = units(configs, "batched")
+    assert [(u[0].impl, len(u), u[0].epochs) for u in work] == [
+        ("torch", 2, 5), ("torch", 1, 2), ("scratch", 2, 5), ("scratch", 1, 2)]
