@@ -140,7 +140,8 @@ def build_stack(configs: list[RunConfig], x, labels):
 
 def execute_stack(configs: list[RunConfig], dataset: Dataset,
                   on_epoch: Callable[[dict], None] | None = None) -> list[tuple[dict, list[dict], tuple]]:
-    """`execute` for configurations of one stack_key, trained at once; same rows, same numbers.
+    """`execute` for configurations of one stack_key, trained at once: the same rows, and numbers
+    equal up to rounding (the learning rate scales the cost here, the gradient there).
 
     A network whose cost becomes NaN or infinite is recorded as diverged at that epoch, as
     in its single run; the others go on. Each run's wall_s is its share of the stack's time.
