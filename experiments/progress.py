@@ -1,4 +1,8 @@
-"""Progress over the runs of a grid: a tqdm bar on a terminal, a plain line every few seconds otherwise."""
+"""Progress over the runs of a grid: a tqdm bar on a terminal, a plain line every few seconds otherwise.
+
+Progress is counted in epochs (of every run), reported as they are trained, so that the time
+left is right from the first minutes even when one unit of work trains many runs for long.
+"""
 import sys
 import time
 
@@ -10,30 +14,52 @@ def describe(config) -> str:
 
 
 class Progress:
-    def __init__(self, total: int, every_s: float = 5.0, stream=sys.stderr):
-        self.total, self.done, self.every_s, self.stream = total, 0, every_s, stream
+    def __init__(self, configs: list, every_s: float = 5.0, stream=sys.stderr):
+        self.total, self.done, self.every_s, self.stream = len(configs), 0, every_s, stream
+        self.epochs = {(c.run_id, c.impl): c.epochs for c in configs}
+        self.epochs_total, self.epochs_done = sum(self.epochs.values()), 0
+        self.seen: dict[tuple, int] = {}
+        self.finished: set[tuple] = set()
         self.start_time = self.last_print = time.monotonic()
-        self.bar = tqdm(total=total, unit="run", file=stream, dynamic_ncols=True) if stream.isatty() else None
+        self.bar = (tqdm(total=self.epochs_total, unit="epoch", file=stream, dynamic_ncols=True)
+                    if stream.isatty() else None)
 
     def start(self, config) -> None:
         if self.bar is not None:
             self.bar.set_postfix_str(describe(config))
 
-    def finish(self, run_row: dict) -> None:
-        self.done += 1
-        text = (f"{run_row['impl']} {run_row['activation']}/{run_row['loss']} lr={run_row['lr']} "
-                f"seed={run_row['seed']}: {run_row['status']}, test_acc {run_row['final_test_acc']:.4f}")
+    def advance(self, epochs: int, text: str, last: bool = False) -> None:
+        epochs = min(epochs, self.epochs_total - self.epochs_done)
+        self.epochs_done += epochs
         if self.bar is not None:
             self.bar.set_postfix_str(text)
-            self.bar.update(1)
+            self.bar.update(epochs)
             return
         now = time.monotonic()
-        if now - self.last_print >= self.every_s or self.done == self.total:
+        if now - self.last_print >= self.every_s or last:
             elapsed = now - self.start_time
-            eta = elapsed / self.done * (self.total - self.done)
-            print(f"[{self.done}/{self.total}] {elapsed:.0f} s elapsed, eta {eta:.0f} s; last: {text}",
-                  file=self.stream, flush=True)
+            eta = elapsed / max(self.epochs_done, 1) * (self.epochs_total - self.epochs_done)
+            print(f"[{self.done}/{self.total} runs, {self.epochs_done}/{self.epochs_total} epochs] "
+                  f"{elapsed:.0f} s elapsed, eta {eta:.0f} s; last: {text}", file=self.stream, flush=True)
             self.last_print = now
+
+    def epoch(self, row: dict) -> None:
+        """An epoch row of a run still training."""
+        key = (row["run_id"], row["impl"])
+        if key in self.finished:  # a row that arrived after its run's result
+            return
+        self.seen[key] = self.seen.get(key, 0) + 1
+        self.advance(1, f"{row['impl']} run {row['run_id']} epoch {row['epoch']}, test_acc {row['test_acc']:.4f}")
+
+    def finish(self, run_row: dict) -> None:
+        """A finished run: the epochs it will not train (it diverged or failed) count as done too."""
+        self.done += 1
+        key = (run_row["run_id"], run_row["impl"])
+        self.finished.add(key)
+        left = max(self.epochs.get(key, 0) - self.seen.pop(key, 0), 0)
+        text = (f"{run_row['impl']} {run_row['activation']}/{run_row['loss']} lr={run_row['lr']} "
+                f"seed={run_row['seed']}: {run_row['status']}, test_acc {run_row['final_test_acc']:.4f}")
+        self.advance(left, text, last=self.done == self.total)
 
     def close(self) -> None:
         if self.bar is not None:

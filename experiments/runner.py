@@ -12,10 +12,11 @@ import json
 import multiprocessing
 import os
 import platform
+import queue
 import subprocess
 import sys
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,9 +76,20 @@ def run_unit(unit: list[RunConfig], data: Dataset, on_epoch=None) -> list[tuple]
     return execute_stack(unit, data, on_epoch)
 
 
+_epochs_out = None  # in a worker of a local pool: the queue that carries epoch rows to the client's progress
+
+
+def report_epochs_to(epochs) -> None:
+    """A worker process's initializer: send every epoch row to the queue `epochs` as it is trained."""
+    global _epochs_out
+    _epochs_out = epochs
+    epochs.cancel_join_thread()  # a worker never waits at exit for progress rows to be read
+
+
 def run_task(unit: list[RunConfig], data_root: str | None, checksum: str | None = None) -> list[tuple]:
     """A unit as a picklable task for a worker process."""
-    return run_unit(unit, dataset_for(unit[0].dataset, data_root, checksum))
+    return run_unit(unit, dataset_for(unit[0].dataset, data_root, checksum),
+                    _epochs_out.put if _epochs_out is not None else None)
 
 
 def git_commit() -> str | None:
@@ -141,14 +153,17 @@ def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: di
           + (f" ({dropped} rows of cut-off runs dropped)" if dropped else "")
           + (f", {len(todo)} to run" if todo else ""), flush=True)
     counts: dict[str, int] = {}
-    progress = Progress(len(todo))
+    progress = Progress(todo)
     work = units(todo, engine)
     try:
         if executor is None and workers <= 1:
             for unit in work:
                 progress.start(unit[0])
                 data = dataset_for(unit[0].dataset, data_root)
-                for run_row, _, params in run_unit(unit, data, lambda row: out.append("epochs.csv", [row])):
+                def on_epoch(row: dict) -> None:
+                    out.append("epochs.csv", [row])
+                    progress.epoch(row)
+                for run_row, _, params in run_unit(unit, data, on_epoch):
                     record(out, run_row, [], params)
                     counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
                     progress.finish(run_row)
@@ -166,16 +181,19 @@ def run_pool(work, out, data_root, checksums, workers, executor, progress, count
     """Run units on worker processes; a unit whose worker died is tried again, then marked failed."""
     attempts = {id(u): 0 for u in work}
     pending = list(work)
+    context = multiprocessing.get_context("spawn")
+    epochs_in = context.Queue() if executor is None else None  # a Dask cluster's workers report no epochs
     while pending:
         own = executor is None
-        pool = executor or ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = executor or ProcessPoolExecutor(workers, mp_context=context, initializer=report_epochs_to,
+                                               initargs=(epochs_in,))
         futures = {}
         for unit in pending:
             attempts[id(unit)] += 1
             futures[pool.submit(run_task, unit, data_root, checksums[unit[0].dataset])] = unit
         pending = []
         try:
-            for future in as_completed(futures):
+            for future in finished(futures, epochs_in, progress):
                 unit = futures[future]
                 try:
                     results = future.result()
@@ -198,3 +216,19 @@ def run_pool(work, out, data_root, checksums, workers, executor, progress, count
         finally:
             if own:
                 pool.shutdown(wait=True, cancel_futures=True)
+
+
+def finished(futures, epochs_in, progress: Progress):
+    """The futures as they finish; while waiting, the epoch rows workers report go to progress."""
+    if epochs_in is None:
+        yield from as_completed(futures)
+        return
+    remaining = set(futures)
+    while remaining:
+        done, remaining = wait(remaining, timeout=0.5, return_when=FIRST_COMPLETED)
+        while True:
+            try:
+                progress.epoch(epochs_in.get_nowait())
+            except queue.Empty:
+                break
+        yield from done

@@ -103,3 +103,42 @@ def test_inspect_prints_the_three_tables_and_plots(reference, tmp_path):
 def test_inspect_on_empty_folder_says_so(tmp_path):
     done = cli("inspect", tmp_path)
     assert done.returncode == 2 and "no runs.csv" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_progress_counts_epochs_and_the_epochs_a_diverged_run_skips():
+    import io
+    from experiments.config import RunConfig
+    from experiments.progress import Progress
+    configs = [RunConfig(lr=lr, epochs=4).resolved() for lr in (0.1, 0.2)]
+    stream = io.StringIO()
+    progress = Progress(configs, every_s=0.0, stream=stream)
+    first, second = ({"run_id": c.run_id, "impl": c.impl, "activation": c.activation, "loss": c.loss, "lr": c.lr,
+                      "seed": c.seed, "final_test_acc": 0.5} for c in configs)
+    progress.epoch({**first, "epoch": 1, "test_acc": 0.5})
+    assert stream.getvalue().splitlines()[-1].startswith("[0/2 runs, 1/8 epochs]")
+    progress.finish({**first, "status": "diverged"})  # its 3 epochs left count as done
+    progress.epoch({**first, "epoch": 2, "test_acc": 0.5})  # a row that came after the run's result
+    assert stream.getvalue().splitlines()[-1].startswith("[1/2 runs, 4/8 epochs]")
+    for epoch in (1, 2, 3, 4):
+        progress.epoch({**second, "epoch": epoch, "test_acc": 0.5})
+    progress.finish({**second, "status": "ok"})
+    assert stream.getvalue().splitlines()[-1].startswith("[2/2 runs, 8/8 epochs]")
+
+
+def test_workers_report_epochs_while_they_train(tmp_path, monkeypatch):
+    from experiments import runner
+    from experiments.config import RunConfig
+    from experiments.results import ResultsDir
+    reported = []
+
+    class Recording(runner.Progress):
+        def epoch(self, row):
+            reported.append(row["epoch"])
+            super().epoch(row)
+
+    monkeypatch.setattr(runner, "Progress", Recording)
+    configs = [RunConfig(lr=lr, seed=seed, epochs=3) for lr in (0.1, 0.3) for seed in (0, 1)]
+    out = ResultsDir(tmp_path / "out").open()
+    counts = runner.run_grid(configs, out, "test", {}, workers=2)
+    assert counts == {"ok": 4}
+    assert reported and set(reported) <= {1, 2, 3}  # rows from the worker processes, before the results
