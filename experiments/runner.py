@@ -157,12 +157,12 @@ def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: di
     work = units(todo, engine)
     try:
         if executor is None and workers <= 1:
+            def on_epoch(row: dict) -> None:
+                out.append("epochs.csv", [row])
+                progress.epoch(row)
             for unit in work:
                 progress.start(unit[0])
                 data = dataset_for(unit[0].dataset, data_root)
-                def on_epoch(row: dict) -> None:
-                    out.append("epochs.csv", [row])
-                    progress.epoch(row)
                 for run_row, _, params in run_unit(unit, data, on_epoch):
                     record(out, run_row, [], params)
                     counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1

@@ -20,7 +20,7 @@ from typing import Iterator
 import numpy as np
 
 from scratch.network import Network
-from scratch.train import epoch_order, one_hot
+from scratch.train import one_hot, sgd_epochs
 
 
 def slices(items: list) -> list[tuple[slice, object]]:
@@ -119,14 +119,7 @@ class StackedNetwork:
 def train(stack: StackedNetwork, x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
           rng: np.random.Generator) -> Iterator[int]:
     """scratch.train for a stack: every network visits the set in the orders drawn from rng."""
-    y = one_hot(labels, x.dtype)
-    n = len(x)
-    for epoch in range(1, epochs + 1):
-        order = epoch_order(rng, n)
-        for k in range(0, n, batch_size):
-            batch = order[k:k + batch_size]
-            stack.sgd_step(x[batch], y[batch])
-        yield epoch
+    return sgd_epochs(stack.sgd_step, x, labels, epochs, batch_size, rng)
 
 
 def evaluate(stack: StackedNetwork, x: np.ndarray, labels: np.ndarray,

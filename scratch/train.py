@@ -3,7 +3,7 @@
 Every epoch visits the training set in the order `epoch_order(rng, n)`; the torch twin
 draws its order from the same function, so that both see the same mini-batches.
 """
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -20,13 +20,10 @@ def epoch_order(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.permutation(n)
 
 
-def train(net: Network, x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
-          eta: float, rng: np.random.Generator) -> Iterator[int]:
-    """Run `epochs` epochs of SGD on (x, labels), yielding each finished epoch's number (1-based).
-
-    The caller evaluates between epochs and may stop early by leaving the loop. The last
-    mini-batch of an epoch is smaller when batch_size does not divide len(x).
-    """
+def sgd_epochs(step: Callable[[np.ndarray, np.ndarray], None], x: np.ndarray, labels: np.ndarray, epochs: int,
+               batch_size: int, rng: np.random.Generator) -> Iterator[int]:
+    """Call step(x_batch, y_batch) on every mini-batch of `epochs` epochs, each epoch in the
+    order epoch_order(rng, n), yielding each finished epoch's number (1-based)."""
     y = one_hot(labels, x.dtype)
     n = len(x)
     for epoch in range(1, epochs + 1):
@@ -35,8 +32,18 @@ def train(net: Network, x: np.ndarray, labels: np.ndarray, epochs: int, batch_si
         # all of it every epoch, which measured 20x slower on a 2-core machine (results/bench)
         for k in range(0, n, batch_size):
             batch = order[k:k + batch_size]
-            net.sgd_step(x[batch], y[batch], eta)
+            step(x[batch], y[batch])
         yield epoch
+
+
+def train(net: Network, x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
+          eta: float, rng: np.random.Generator) -> Iterator[int]:
+    """Run `epochs` epochs of SGD on (x, labels), yielding each finished epoch's number (1-based).
+
+    The caller evaluates between epochs and may stop early by leaving the loop. The last
+    mini-batch of an epoch is smaller when batch_size does not divide len(x).
+    """
+    return sgd_epochs(lambda xb, yb: net.sgd_step(xb, yb, eta), x, labels, epochs, batch_size, rng)
 
 
 def evaluate(net: Network, x: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
