@@ -51,7 +51,11 @@ def mse(z: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def mse_delta(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dC/dz = (a - y) * sigmoid'(z) / m, with sigmoid'(z) = a (1 - a)."""
-    return (a - y) * a * (1.0 - a) / batch_size(a)
+    delta = a - y
+    delta *= a
+    delta *= 1.0 - a
+    delta /= batch_size(a)
+    return delta
 
 
 def bce(z: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -63,7 +67,9 @@ def bce(z: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def bce_delta(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dC/dz = (a - y) / m with a = sigmoid(z): the sigmoid' of the quadratic cost cancels."""
-    return (a - y) / batch_size(a)
+    delta = a - y
+    delta /= batch_size(a)
+    return delta
 
 
 def ce(z: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -73,7 +79,9 @@ def ce(z: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def ce_delta(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dC/dz = (a - y) / m with a = softmax(z)."""
-    return (a - y) / batch_size(a)
+    delta = a - y
+    delta /= batch_size(a)
+    return delta
 
 
 @dataclass(frozen=True)

@@ -78,14 +78,16 @@ class Network:
         """Every weighted input z^l and activation a^l; activations[0] is x itself."""
         zs, activations = [], [x]
         for l, (w, b) in enumerate(zip(self.weights, self.biases)):
-            z = activations[-1] @ w.T + b  # (m, n_in) x (n_in, n_out) -> (m, n_out)
+            z = activations[-1] @ w.T  # (m, n_in) x (n_in, n_out) -> (m, n_out)
+            z += b
             zs.append(z)
             last = l == len(self.weights) - 1
             activations.append(self.loss.output(z) if last else self.activation.fn(z))
         return zs, activations
 
-    def gradient(self, x: np.ndarray, y: np.ndarray, out: tuple | None = None) -> np.ndarray:
-        """grad C of the batch cost C(x, y) as one vector laid out like theta (backpropagation).
+    def gradient(self, x: np.ndarray, y: np.ndarray, out: tuple | None = None, scale: float = 1.0) -> np.ndarray:
+        """grad C of the batch cost C(x, y) as one vector laid out like theta (backpropagation),
+        times `scale` (which multiplies delta^L, and through it every delta^l).
 
             delta^L = dC/dz^L                               (the cost's delta)
             delta^l = (delta^(l+1) W_(l+1)) * f'(z^l)        f'(z^l) read off a^l
@@ -98,11 +100,14 @@ class Network:
             grad, (nabla_w, nabla_b) = out  # a buffer laid out like theta, and its layer views
         _, activations = self.forward(x)
         delta = self.loss.delta(activations[-1], y)  # (m, n_L)
+        if scale != 1.0:
+            delta *= scale
         for l in range(len(self.weights) - 1, -1, -1):
             np.matmul(delta.T, activations[l], out=nabla_w[l])  # (n_out, m) x (m, n_in) -> (n_out, n_in)
-            np.sum(delta, axis=0, out=nabla_b[l])
+            np.add.reduce(delta, axis=0, out=nabla_b[l])  # the sum over the batch
             if l > 0:
-                delta = (delta @ self.weights[l]) * self.activation.prime_of_output(activations[l])  # (m, n_in)
+                delta = delta @ self.weights[l]  # (m, n_out) x (n_out, n_in) -> (m, n_in)
+                delta *= self.activation.prime_of_output(activations[l])
         return grad
 
     def backward(self, x: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -114,6 +119,4 @@ class Network:
 
     def sgd_step(self, x: np.ndarray, y: np.ndarray, eta: float) -> None:
         """One step of gradient descent on the batch: theta <- theta - eta grad C."""
-        grad = self.gradient(x, y, out=(self._step_grad, self._step_grad_views))
-        grad *= eta
-        self.theta -= grad
+        self.theta -= self.gradient(x, y, out=(self._step_grad, self._step_grad_views), scale=eta)
