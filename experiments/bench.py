@@ -6,8 +6,8 @@ speedups are ratios of figures taken in the same run.
 
   scratch          scratch.train, one configuration
   torch            torch_ref.train (autograd, torch.optim.SGD), one configuration
-  batched_scratch  scratch.batched, K configurations of one seed of the full grid (activation x
-                   cost x lr) at once; figures per configuration
+  batched_scratch  scratch.batched, K configurations of one seed of the full grid (cost x
+                   activation x lr) at once; figures per configuration
   batched_torch    torch_ref.batched, the same in torch
   sklearn          MLPClassifier((16, 16), logistic, plain SGD), one partial_fit epoch
   per_example      Nielsen's loop: backprop one example at a time within each mini-batch
@@ -69,12 +69,12 @@ def epochs_of(case: str, x, labels, batch_size: int, device: str, configs: int):
 
 
 def grid_stack(configs: int, dtype: str):
-    """The first `configs` networks of one seed of the full grid (activation x cost x lr), stacked."""
+    """The first `configs` networks of one seed of the full grid (cost x activation x lr), stacked."""
     import scratch
     from scratch import batched
     from experiments.config import RunConfig
     from experiments.execute import seed_streams
-    grid = [RunConfig(activation=a, loss=c, lr=lr).resolved() for a in ACTIVATIONS for c in COSTS for lr in LRS]
+    grid = [RunConfig(activation=a, loss=c, lr=lr).resolved() for c in COSTS for a in ACTIVATIONS for lr in LRS]
     chosen = [grid[k % len(grid)] for k in range(configs)]
     nets = [scratch.Network.create([784, 16, 16, 10], c.activation, c.loss, c.init, seed_streams(0)[0], dtype)
             for c in chosen]

@@ -48,11 +48,11 @@ def stack_key(c: RunConfig) -> tuple:
 
 def stacks(configs: list[RunConfig], max_size: int = 36) -> list[list[RunConfig]]:
     """The configurations grouped by stack_key, at most max_size a group; within a group,
-    those of one activation and cost are adjacent (a stack applies each once per step)."""
+    those of one cost are adjacent (a stack applies each cost once per step to its run)."""
     groups: dict[tuple, list[RunConfig]] = {}
     for c in configs:
         groups.setdefault(stack_key(c), []).append(c)
-    ordered = [sorted(g, key=lambda c: (c.activation, c.loss)) for g in groups.values()]
+    ordered = [sorted(g, key=lambda c: (c.loss, c.activation)) for g in groups.values()]
     return [g[i:i + max_size] for g in ordered for i in range(0, len(g), max_size)]
 
 

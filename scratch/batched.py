@@ -10,7 +10,8 @@ the batch x (m, n_0) they share, and so is its gradient:
     z^l = W_l a^(l-1) + b_l        (K, n_out, n_in) x (K, n_in, m) -> (K, n_out, m)
     dC/dW_1 = delta^1 x            (K n_1, m) x (m, n_0) -> (K, n_1, n_0)
 
-Each activation and each cost is applied to the slices of the stack that use it. The
+Each hidden activation is applied to the whole stack and kept where a network uses it
+(np.where), each cost to the run of adjacent networks that use it. The
 arithmetic of each network is that of scratch.Network up to rounding (the learning rate
 scales delta^L here, the gradient there), so each trajectory is the one of its single run.
 """
@@ -35,13 +36,15 @@ def slices(items: list) -> list[tuple[slice, object]]:
 
 class StackedNetwork:
     def __init__(self, nets: list[Network], etas: list[float]):
-        """A stack of copies of the given networks; keep networks with the same activation
-        and cost adjacent, so that each is applied once per step."""
+        """A stack of copies of the given networks; keep networks with the same cost adjacent,
+        so that each cost is applied once per step."""
         self.sizes = nets[0].sizes
         self.weights = [np.stack([n.weights[l] for n in nets]) for l in range(len(self.sizes) - 1)]
         self.biases = [np.stack([n.biases[l] for n in nets]) for l in range(len(self.sizes) - 1)]
         self.eta = np.asarray(etas, dtype=nets[0].dtype)  # (K,)
-        self.activations = slices([n.activation for n in nets])
+        # each activation with the networks (K, 1, 1) that use it; each cost with its run of networks
+        self.activations = [(f, np.array([n.activation == f for n in nets])[:, None, None])
+                            for f in dict.fromkeys(n.activation for n in nets)]
         self.losses = slices([n.loss for n in nets])
         self._nabla_w1 = np.empty_like(self.weights[0])  # the largest gradient, reused every step
 
@@ -58,18 +61,18 @@ class StackedNetwork:
 
     def hidden(self, z: np.ndarray) -> np.ndarray:
         """a = f_k(z_k) with each network's activation f_k."""
-        if len(self.activations) == 1:
-            return self.activations[0][1].fn(z)
-        a = np.empty_like(z)
-        for s, activation in self.activations:
-            a[s] = activation.fn(z[s])
+        (f, _), *others = self.activations
+        a = f.fn(z)
+        for f, uses in others:
+            a = np.where(uses, f.fn(z), a)
         return a
 
     def hidden_prime(self, a: np.ndarray) -> np.ndarray:
         """f_k'(z_k), read off a = f_k(z_k)."""
-        prime = np.empty_like(a)
-        for s, activation in self.activations:
-            prime[s] = activation.prime_of_output(a[s])
+        (f, _), *others = self.activations
+        prime = f.prime_of_output(a)
+        for f, uses in others:
+            prime = np.where(uses, f.prime_of_output(a), prime)
         return prime
 
     def logits(self, x: np.ndarray) -> np.ndarray:

@@ -7,7 +7,8 @@ batch x (m, n_0) they share (addmm), the others one batched product each (baddbm
     z^1 = x W_1^T + b_1            (m, n_0) x (n_0, K n_1) -> (m, K n_1) -> (K, m, n_1)
     z^l = a^(l-1) W_l^T + b_l      (K, m, n_in) x (K, n_in, n_out) -> (K, m, n_out)
 
-Each activation and cost is applied to the slices of the stack that use it. Autograd
+Each hidden activation is applied to the whole stack and kept where a network uses it
+(torch.where), each cost to the run of adjacent networks that use it (split). Autograd
 differentiates the weighted sum of the K costs, sum_k eta_k C_k, whose gradient with respect
 to network k's parameters is eta_k dC_k/dW: the step W <- W - eta_k dC_k/dW of every network
 is then one update of all parameters.
@@ -34,21 +35,25 @@ class StackedTwin(nn.Module):
         self.weights = nn.ParameterList(nn.Parameter(torch.tensor(w, device=device)) for w in weights)
         self.biases = nn.ParameterList(nn.Parameter(torch.tensor(b, device=device)) for b in biases)
         self.register_buffer("eta", torch.tensor(np.asarray(etas), dtype=self.weights[0].dtype, device=device))
-        self.activations = [(s, ACTIVATIONS[name]) for s, name in slices(activations)]
-        self.losses = [(s, LOSSES[name]) for s, name in slices(losses)]
+        self.activations = [(ACTIVATIONS[name], torch.tensor([a == name for a in activations], device=device)[:, None, None])
+                            for name in dict.fromkeys(activations)]  # (f, mask (K, 1, 1) of the networks using f)
+        self.losses = [(LOSSES[name], s.stop - s.start) for s, name in slices(losses)]  # (cost, run length)
         self.layers = list(zip(self.weights, self.biases))  # plain list: indexing a ParameterList is slow
 
     @classmethod
     def from_scratch(cls, stack, device: torch.device | str = "cpu") -> "StackedTwin":
         """An exact copy of a scratch.batched.StackedNetwork."""
-        def names(runs):
-            return [item.name for s, item in runs for _ in range(s.stop - s.start)]
-        return cls(stack.weights, stack.biases, stack.eta, names(stack.activations), names(stack.losses), device)
+        activations = [next(f.name for f, uses in stack.activations if uses[k].item()) for k in range(len(stack))]
+        losses = [loss.name for s, loss in stack.losses for _ in range(s.stop - s.start)]
+        return cls(stack.weights, stack.biases, stack.eta, activations, losses, device)
 
     def hidden(self, z: torch.Tensor) -> torch.Tensor:
-        if len(self.activations) == 1:
-            return self.activations[0][1](z)
-        return torch.cat([f(z[s]) for s, f in self.activations])
+        """a = f_k(z_k) with each network's activation f_k."""
+        (f, _), *others = self.activations
+        a = f(z)
+        for f, uses in others:
+            a = torch.where(uses, f(z), a)
+        return a
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits z^L (K, m, n_L) of every network for the examples x (m, n_0)."""
@@ -62,7 +67,8 @@ class StackedTwin(nn.Module):
 
     def costs(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Every network's cost C_k (K,), for logits z (K, m, n_L) and targets y (m, n_L)."""
-        return torch.cat([loss(z[s], y) for s, loss in self.losses])
+        runs = z.split([n for _, n in self.losses])
+        return torch.cat([loss(run, y) for run, (loss, _) in zip(runs, self.losses)])
 
     def numpy_params(self, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         return ([w[k].detach().cpu().numpy().copy() for w in self.weights],
