@@ -178,8 +178,9 @@ def cmd_inspect(args) -> int:
 
 
 def check_devices(configs) -> None:
-    """Fail before any run if a torch configuration asks for a device this machine lacks."""
-    devices = sorted({c.device for c in configs if c.impl == "torch"})
+    """Fail before any run if a torch configuration asks for a device this machine lacks
+    (cpu needs no check, and so the client of a cpu grid never imports torch)."""
+    devices = sorted({c.device for c in configs if c.impl == "torch"} - {"cpu"})
     if devices:
         from torch_ref import resolve_device
     for device in devices:

@@ -40,8 +40,11 @@ class Dataset:
 
     def arrays(self, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """x_train, labels_train, x_test, labels_test with pixels scaled to [0, 1] in `dtype`."""
-        return (self.train_images.astype(dtype) / 255, self.train_labels,
-                self.test_images.astype(dtype) / 255, self.test_labels)
+        def scaled(images: np.ndarray) -> np.ndarray:
+            x = images.astype(dtype)
+            x /= 255  # in place: one copy of the images in `dtype` at a time
+            return x
+        return scaled(self.train_images), self.train_labels, scaled(self.test_images), self.test_labels
 
     def checksum(self) -> str:
         h = hashlib.sha256()

@@ -107,13 +107,13 @@ def cuda_devices() -> list[str]:
 
 def manifest(grid_name: str, axes: dict, configs: list[RunConfig], checksums: dict[str, str],
              workers: int, scheduler: str | None) -> dict:
-    uses_torch = any(c.impl == "torch" for c in configs)
+    uses_gpu = any(c.impl == "torch" and c.device != "cpu" for c in configs)  # else torch is not imported here
     return {
         "grid": grid_name, "axes": axes, "runs": len(configs),
         "configs": [c.row() | {"run_id": c.run_id} for c in configs],
         "python": platform.python_version(), "numpy": np.__version__, "torch": importlib.metadata.version("torch"),
         "platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "cuda_devices": cuda_devices() if uses_torch else None,
+        "cpu_count": os.cpu_count(), "cuda_devices": cuda_devices() if uses_gpu else None,
         "data_checksums": checksums, "git_commit": git_commit(), "workers": workers, "scheduler": scheduler,
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "finished": None,
     }

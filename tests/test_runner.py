@@ -68,6 +68,19 @@ def test_two_workers_give_the_same_metrics(reference, tmp_path):
     assert_same_tables(ref, tmp_path / "w2")
 
 
+def test_the_client_of_a_cpu_grid_leaves_torch_to_its_workers(tmp_path):
+    """Importing torch costs a process about 0.5 GB: a client that only schedules and writes keeps out of it."""
+    grid = write_grid(tmp_path / "grid.toml", lr=[0.5], epochs=[1])
+    code = ("import sys\nfrom experiments.cli import main\nif __name__ == '__main__':\n"
+            f"    assert main(['run', '--grid', {str(grid)!r}, '--out', {str(tmp_path / 'out')!r}, '--workers', '2']) == 0\n"
+            "    print('torch imported:', 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "torch imported: False" in done.stdout
+    runs = pd.read_csv(tmp_path / "out" / "runs.csv")
+    assert set(runs.impl) == {"scratch", "torch"} and set(runs.status) == {"ok"}
+
+
 def test_diverged_runs_are_recorded_and_the_grid_goes_on(tmp_path):
     grid = write_grid(tmp_path / "grid.toml", activation=["relu"], loss=["ce"], lr=[0.1, 1e300],
                       impl=["scratch", "torch"], init=["he"], epochs=[3])
