@@ -168,6 +168,7 @@ def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: di
                     counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
                     progress.finish(run_row)
         else:
+            _datasets.clear()  # the workers load the data; the client only compares checksums
             run_pool(work, out, data_root, checksums, workers, executor, progress, counts, max_attempts)
     finally:
         progress.close()

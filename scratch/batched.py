@@ -126,8 +126,9 @@ def train(stack: StackedNetwork, x: np.ndarray, labels: np.ndarray, epochs: int,
 
 
 def evaluate(stack: StackedNetwork, x: np.ndarray, labels: np.ndarray,
-             chunk: int = 10000) -> tuple[np.ndarray, np.ndarray]:
-    """(cost C, accuracy) of every network over the whole set, each (K,)."""
+             chunk: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """(cost C, accuracy) of every network over the whole set, each (K,), `chunk` examples at a
+    time: a layer's activations then take K n_l chunk numbers (4.6 MB for 36 x 16 x 2000 in float32)."""
     y = one_hot(labels, x.dtype)
     cost = np.zeros(len(stack))
     correct = np.zeros(len(stack))
