@@ -23,7 +23,6 @@ import numpy as np
 
 CASES = ("scratch", "torch", "batched_scratch", "batched_torch", "sklearn", "per_example", "naive_torch")
 TORCH_CASES = ("torch", "batched_torch", "naive_torch")
-ACTIVATIONS, COSTS, LRS = ("sigmoid", "relu"), ("mse", "bce", "ce"), (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
 def epochs_of(case: str, x, labels, batch_size: int, device: str, configs: int):
@@ -69,13 +68,14 @@ def epochs_of(case: str, x, labels, batch_size: int, device: str, configs: int):
 
 
 def grid_stack(configs: int, dtype: str):
-    """The first `configs` networks of one seed of the full grid (cost x activation x lr), stacked."""
+    """The first `configs` networks of one seed of the full grid, in the grid's stack order
+    (by cost), stacked; past the 36 of a seed they repeat."""
     import scratch
     from scratch import batched
-    from experiments.config import RunConfig
-    from experiments.execute import seed_streams
-    grid = [RunConfig(activation=a, loss=c, lr=lr).resolved() for c in COSTS for a in ACTIVATIONS for lr in LRS]
-    chosen = [grid[k % len(grid)] for k in range(configs)]
+    from experiments.execute import seed_streams, stacks
+    from experiments.grid import expand, read_grid
+    (grid,) = stacks(expand(read_grid("full")[1], ["seed=0", "impl=scratch"]))
+    chosen = [grid[k % len(grid)].resolved() for k in range(configs)]
     nets = [scratch.Network.create([784, 16, 16, 10], c.activation, c.loss, c.init, seed_streams(0)[0], dtype)
             for c in chosen]
     return batched.StackedNetwork(nets, [c.lr for c in chosen])

@@ -16,10 +16,11 @@ arithmetic of each network is that of scratch.Network up to rounding (the learni
 scales delta^L here, the gradient there), so each trajectory is the one of its single run.
 """
 from itertools import groupby
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
+from scratch.activations import Activation
 from scratch.network import Network
 from scratch.train import one_hot, sgd_epochs
 
@@ -59,21 +60,22 @@ class StackedNetwork:
             return (w.reshape(k * n_out, n_in) @ a).reshape(k, n_out, -1) + b  # (K n_1, n_0) x (n_0, m)
         return w @ a + b  # (K, n_out, n_in) x (K, n_in, m) -> (K, n_out, m)
 
+    def per_network(self, value_of: Callable[[Activation], np.ndarray]) -> np.ndarray:
+        """value_of(f_k) for each network k's activation f_k: computed for the whole stack with
+        every activation in use, and kept where a network uses it."""
+        (f, _), *others = self.activations
+        value = value_of(f)
+        for f, uses in others:
+            value = np.where(uses, value_of(f), value)
+        return value
+
     def hidden(self, z: np.ndarray) -> np.ndarray:
         """a = f_k(z_k) with each network's activation f_k."""
-        (f, _), *others = self.activations
-        a = f.fn(z)
-        for f, uses in others:
-            a = np.where(uses, f.fn(z), a)
-        return a
+        return self.per_network(lambda f: f.fn(z))
 
     def hidden_prime(self, a: np.ndarray) -> np.ndarray:
         """f_k'(z_k), read off a = f_k(z_k)."""
-        (f, _), *others = self.activations
-        prime = f.prime_of_output(a)
-        for f, uses in others:
-            prime = np.where(uses, f.prime_of_output(a), prime)
-        return prime
+        return self.per_network(lambda f: f.prime_of_output(a))
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """z^L (K, n_L, m) of every network for the examples x (m, n_0)."""
