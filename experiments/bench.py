@@ -1,8 +1,10 @@
 """The benchmark: seconds per epoch of each implementation against the usual alternatives.
 
-Every case runs in a fresh process with one compute thread, so that its peak memory (RSS)
-is its own; each figure is the median of `repeats` epochs after one warm-up epoch, and the
-speedups are ratios of figures taken in the same run.
+Every case runs in its own process with one compute thread, so that its peak memory (RSS)
+is its own. The cases of one batch size are measured in rounds, one epoch of each case per
+round, so that the machine's drift falls on all of them alike; each figure is the median of
+`repeats` rounds after a warm-up round, and the speedups are ratios of figures taken in the
+same run.
 
   scratch          scratch.train, one configuration
   torch            torch_ref.train (autograd, torch.optim.SGD), one configuration
@@ -110,30 +112,30 @@ def peak_rss_mb() -> float:
     return kb / 1024
 
 
-def measure(case: str, batch_size: int, dataset: str, data_root, device: str, repeats: int,
-            configs: int, dtype: str) -> dict:
-    """Runs in a fresh process: the median seconds of an epoch, and the process's peak RSS."""
+_epochs = None  # in a case's process: the iterator that trains one epoch per step
+
+
+def start(case: str, batch_size: int, dataset: str, data_root, device: str, configs: int, dtype: str) -> int:
+    """Runs in the case's own process: load the data and build the case; the training-set size."""
+    global _epochs
     from threadpoolctl import threadpool_limits
     from experiments.data import load_dataset
     threadpool_limits(1)
     x, labels, _, _ = load_dataset(dataset, data_root).arrays(dtype)
-    epochs = epochs_of(case, x, labels, batch_size, device, configs)
-    times = []
-    for _ in range(repeats + 1):  # the first epoch warms caches and allocators up
-        if device == "cuda":
-            import torch
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        next(epochs)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    per_config = configs if case.startswith("batched") else 1
-    seconds = statistics.median(times[1:]) / per_config
-    return {"case": case, "batch_size": batch_size, "device": device, "configs": per_config,
-            "sec_per_epoch": seconds, "samples_per_s": len(x) / seconds,
-            "peak_rss_mb": peak_rss_mb(),
-            "repeats": repeats, "dataset": dataset, "dtype": dtype}
+    _epochs = epochs_of(case, x, labels, batch_size, device, configs)
+    return len(x)
+
+
+def epoch_seconds(device: str) -> float:
+    """Runs in the case's own process: the seconds of its next epoch."""
+    if device == "cuda":
+        import torch
+        torch.cuda.synchronize()
+    begin = time.perf_counter()
+    next(_epochs)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - begin
 
 
 def machine() -> dict:
@@ -152,17 +154,38 @@ def machine() -> dict:
 
 
 def run_bench(dataset: str, data_root, devices: list[str], repeats: int, batch_sizes: list[int],
-              cases: list[str], configs: int, dtype: str, on_row=None) -> list[dict]:
+              cases: list[str], configs: int, dtype: str, on_epoch=None, on_row=None) -> list[dict]:
+    """For each batch size, every case in its own process, measured in rounds: each round
+    times one epoch of every case in turn, so that a slow spell of the machine falls on all
+    cases alike and leaves their ratios. Round 0 warms caches and allocators up.
+    on_epoch(case, batch_size, device, round, seconds) follows every epoch, on_row(row) every row."""
     rows = []
     for batch_size in batch_sizes:
-        for case in cases:
-            for device in (devices if case in TORCH_CASES else ["cpu"]):
-                with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-                    row = pool.submit(measure, case, batch_size, dataset, data_root, device, repeats,
-                                      configs, dtype).result()
+        members = [(case, device) for case in cases for device in (devices if case in TORCH_CASES else ["cpu"])]
+        pools = {m: ProcessPoolExecutor(1, mp_context=get_context("spawn")) for m in members}
+        try:
+            sizes = {m: pools[m].submit(start, m[0], batch_size, dataset, data_root, m[1], configs, dtype)
+                     for m in members}
+            sizes = {m: size.result() for m, size in sizes.items()}
+            times = {m: [] for m in members}
+            for round_ in range(repeats + 1):
+                for case, device in members:
+                    times[case, device].append(pools[case, device].submit(epoch_seconds, device).result())
+                    if on_epoch:
+                        on_epoch(case, batch_size, device, round_, times[case, device][-1])
+            for (case, device) in members:
+                per_config = configs if case.startswith("batched") else 1
+                seconds = statistics.median(times[case, device][1:]) / per_config
+                row = {"case": case, "batch_size": batch_size, "device": device, "configs": per_config,
+                       "sec_per_epoch": seconds, "samples_per_s": sizes[case, device] / seconds,
+                       "peak_rss_mb": pools[case, device].submit(peak_rss_mb).result(),
+                       "repeats": repeats, "dataset": dataset, "dtype": dtype}
                 rows.append(row)
                 if on_row:
                     on_row(row)
+        finally:
+            for pool in pools.values():
+                pool.shutdown()
     return add_speedups(rows)
 
 

@@ -146,12 +146,16 @@ def cmd_bench(args) -> int:
     except OSError as e:
         raise UsageError(f"cannot write to {out} ({e.strerror}); choose another --out") from None
 
+    def show_epoch(case, batch_size, device, round_, seconds):
+        what = "warm-up" if round_ == 0 else f"round {round_}/{args.repeats}"
+        print(f"  batch {batch_size:>4} {what}: {case} {device} {seconds:.3f} s", flush=True)
+
     def show(row):
         print(f"{row['case']:>16} batch {row['batch_size']:>4} {row['device']:>4}: {row['sec_per_epoch']:.3f} s/epoch, "
               f"{row['samples_per_s']:,.0f} samples/s, peak {row['peak_rss_mb']:.0f} MB", flush=True)
 
     rows = run_bench(args.dataset, args.data_root, devices[args.device], args.repeats, list(args.batch_sizes),
-                     cases, args.configs, args.dtype, show)
+                     cases, args.configs, args.dtype, show_epoch, show)
     table = pd.DataFrame(rows)
     table.to_csv(out / "bench.csv", index=False)
     info = machine()
