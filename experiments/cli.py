@@ -42,9 +42,12 @@ def positive_int(text: str) -> int:
 
 def sizes_list(text: str) -> tuple[int, ...]:
     try:
-        return tuple(int(n) for n in text.split(","))
+        sizes = tuple(int(n) for n in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers like 784,16,16,10") from None
+    if min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} has a size below 1; every size must be an integer >= 1")
+    return sizes
 
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:

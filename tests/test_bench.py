@@ -24,3 +24,9 @@ def test_bench_on_the_sample(tmp_path):
 def test_bench_rejects_unknown_cases(tmp_path):
     done = cli("bench", "--dataset", "sample", "--cases", "scratch,keras", "--out", tmp_path)
     assert done.returncode == 2 and "keras" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_bench_rejects_a_batch_size_below_one(tmp_path):
+    done = cli("bench", "--dataset", "sample", "--batch-sizes", "10,0", "--out", tmp_path)
+    assert done.returncode == 2 and "--batch-sizes" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bench.csv").exists()
