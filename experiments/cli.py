@@ -102,8 +102,8 @@ def build_parser() -> Parser:
     p.add_argument("--scheduler", default=None,
                    help="send the work to Dask: tcp://HOST:8786 or local:N (default: this machine)")
     p.add_argument("--engine", default="batched", choices=("batched", "single"),
-                   help="batched trains runs that differ only in lr, seed and init as one stacked model "
-                        "(default: batched)")
+                   help="batched trains the runs of one seed (up to 36, any activation, cost and lr) "
+                        "as one stacked model (default: batched)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUES",
                    help="override an axis, e.g. --set lr=0.1,0.3 --set epochs=5 (default: none)")
     p = sub.add_parser("inspect", help="tables (and plots) of a results folder")
