@@ -15,6 +15,7 @@ import platform
 import queue
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -79,11 +80,20 @@ def run_unit(unit: list[RunConfig], data: Dataset, on_epoch=None) -> list[tuple]
 _epochs_out = None  # in a worker of a local pool: the queue that carries epoch rows to the client's progress
 
 
-def report_epochs_to(epochs) -> None:
-    """A worker process's initializer: send every epoch row to the queue `epochs` as it is trained."""
+def start_worker(epochs, client: int) -> None:
+    """A worker process's initializer: send every epoch row to the queue `epochs` as it is
+    trained, and leave when the client is gone (killed), rather than finish a unit that
+    nobody will record while a resumed grid wants the cores."""
     global _epochs_out
     _epochs_out = epochs
     epochs.cancel_join_thread()  # a worker never waits at exit for progress rows to be read
+    threading.Thread(target=exit_with, args=(client,), daemon=True).start()
+
+
+def exit_with(parent: int) -> None:
+    while os.getppid() == parent:  # a killed client's workers are adopted by another process
+        time.sleep(1)
+    os._exit(1)
 
 
 def run_task(unit: list[RunConfig], data_root: str | None, checksum: str | None = None) -> list[tuple]:
@@ -186,8 +196,8 @@ def run_pool(work, out, data_root, checksums, workers, executor, progress, count
     epochs_in = context.Queue() if executor is None else None  # a Dask cluster's workers report no epochs
     while pending:
         own = executor is None
-        pool = executor or ProcessPoolExecutor(workers, mp_context=context, initializer=report_epochs_to,
-                                               initargs=(epochs_in,))
+        pool = executor or ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker,
+                                               initargs=(epochs_in, os.getpid()))
         futures = {}
         for unit in pending:
             attempts[id(unit)] += 1

@@ -87,6 +87,20 @@ def test_kill_9_at_random_moments_then_resume(scratch_grid, single_reference, tm
     assert_same_tables(reference, out)
 
 
+def test_workers_leave_when_the_client_is_killed(scratch_grid, tmp_path):
+    grid, _ = scratch_grid
+    proc = start_run(grid, tmp_path / "out", "--workers", "2", "--engine", "single")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(psutil.Process(proc.pid).children()) < 3:  # 2 workers, a tracker
+        time.sleep(0.1)
+    workers = [p for p in psutil.Process(proc.pid).children() if "spawn_main" in " ".join(p.cmdline())]
+    assert len(workers) == 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, "workers went on after their client was killed"
+
+
 def test_a_second_writer_is_refused_and_a_killed_lock_is_not_stuck(scratch_grid, tmp_path):
     grid, reference = scratch_grid
     out = tmp_path / "out"
