@@ -101,9 +101,10 @@ def build_parser() -> Parser:
     p.add_argument("--workers", type=positive_int, default=1, help="worker processes (default: 1)")
     p.add_argument("--scheduler", default=None,
                    help="send the work to Dask: tcp://HOST:8786 or local:N (default: this machine)")
-    p.add_argument("--engine", default="batched", choices=("batched", "single"),
+    p.add_argument("--engine", default="batched", choices=("batched", "compiled", "single"),
                    help="batched trains the runs of one seed (up to 36, any activation, cost and lr) "
-                        "as one stacked model (default: batched)")
+                        "as one stacked model; compiled also puts the torch stacks through torch.compile "
+                        "(needs a C++ compiler on cpu; worth it for long grids) (default: batched)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUES",
                    help="override an axis, e.g. --set lr=0.1,0.3 --set epochs=5 (default: none)")
     p = sub.add_parser("inspect", help="tables (and plots) of a results folder")
@@ -197,6 +198,17 @@ def check_devices(configs) -> None:
             raise UsageError(str(e)) from None
 
 
+def check_compiler(configs, engine: str) -> None:
+    """torch.compile builds C++ kernels for cpu stacks: fail before any run if no compiler is found."""
+    import os
+    import shutil
+    cpu_torch = any(c.impl == "torch" and c.device != "cuda" for c in configs)
+    if engine == "compiled" and cpu_torch and not any(shutil.which(cxx) for cxx in
+                                                         (os.environ.get("CXX", "g++"), "g++", "clang++")):
+        raise UsageError("--engine compiled needs a C++ compiler (g++ or clang++, or $CXX) for torch.compile "
+                         "on cpu; install one or use --engine batched")
+
+
 def cmd_run(args) -> int:
     from experiments.grid import expand, read_grid
     from experiments.runner import run_grid
@@ -206,6 +218,7 @@ def cmd_run(args) -> int:
     overrides = list(args.set) + ([f"dataset={args.dataset}"] if args.dataset else [])
     configs = expand(axes, overrides)
     check_devices(configs)
+    check_compiler(configs, args.engine)
     if args.download:
         from experiments.data import load_dataset
         for dataset in sorted({c.dataset for c in configs}):

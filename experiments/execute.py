@@ -118,7 +118,7 @@ def record_epochs(configs: list[RunConfig], epochs, evaluate, data, on_epoch, st
     return rows, live
 
 
-def build_stack(configs: list[RunConfig], x, labels):
+def build_stack(configs: list[RunConfig], x, labels, compiled: bool = False):
     """(epochs iterator, evaluate(x, labels) -> (K costs, K accuracies), params(k), device name)."""
     from scratch import batched
     c = configs[0]
@@ -134,14 +134,15 @@ def build_stack(configs: list[RunConfig], x, labels):
     from torch_ref import batched as torch_batched
     device = torch_ref.resolve_device(c.device)
     model = torch_batched.StackedTwin.from_scratch(stack, device)
-    return (torch_batched.train(model, x, labels, c.epochs, c.batch_size, order_rng),
+    return (torch_batched.train(model, x, labels, c.epochs, c.batch_size, order_rng, compiled),
             lambda xe, le: torch_batched.evaluate(model, xe, le), model.numpy_params, device.type)
 
 
-def execute_stack(configs: list[RunConfig], dataset: Dataset,
-                  on_epoch: Callable[[dict], None] | None = None) -> list[tuple[dict, list[dict], tuple]]:
+def execute_stack(configs: list[RunConfig], dataset: Dataset, on_epoch: Callable[[dict], None] | None = None,
+                  compiled: bool = False) -> list[tuple[dict, list[dict], tuple]]:
     """`execute` for configurations of one stack_key, trained at once: the same rows, and numbers
     equal up to rounding (the learning rate scales the cost here, the gradient there).
+    compiled: a torch stack's step goes through torch.compile (torch_ref.batched.train).
 
     A network whose cost becomes NaN or infinite is recorded as diverged at that epoch, as
     in its single run; the others go on. Each run's wall_s is its share of the stack's time.
@@ -151,7 +152,7 @@ def execute_stack(configs: list[RunConfig], dataset: Dataset,
     data = dataset.arrays(configs[0].dtype)
     start = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        epochs, evaluate, params, device = build_stack(configs, data[0], data[1])
+        epochs, evaluate, params, device = build_stack(configs, data[0], data[1], compiled)
         rows, live = record_epochs(configs, epochs, evaluate, data, on_epoch, start)
     share = (time.perf_counter() - start) / len(configs)
     return [(run_row(ci, ci.run_id, device, "ok" if live[k] else "diverged", rows[k], share), rows[k], params(k))

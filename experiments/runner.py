@@ -2,7 +2,8 @@
 
 Runs already in runs.csv are skipped; epoch rows of a run cut off are dropped and the run
 is done again. The work is cut into units: one run each (engine `single`), or stacks of
-runs trained at once (engine `batched`, see experiments.execute.execute_stack). Units run
+runs trained at once (engine `batched`, see experiments.execute.execute_stack; `compiled`
+also puts the torch stacks through torch.compile). Units run
 in this process (one worker), in a pool of processes, or on any concurrent.futures
 executor (a Dask cluster's); only this process writes the tables. Every unit uses one
 compute thread, so its numbers do not depend on how it was scheduled.
@@ -57,7 +58,7 @@ def dataset_for(name: str, data_root: str | None, checksum: str | None = None) -
     return data
 
 
-ENGINES = ("batched", "single")
+ENGINES = ("batched", "compiled", "single")  # compiled: batched, the torch stacks through torch.compile
 
 
 def units(configs: list[RunConfig], engine: str) -> list[list[RunConfig]]:
@@ -65,16 +66,16 @@ def units(configs: list[RunConfig], engine: str) -> list[list[RunConfig]]:
     runs), so that parallel workers run out of work at about the same time."""
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
-    work = stacks(configs) if engine == "batched" else [[c] for c in configs]
+    work = [[c] for c in configs] if engine == "single" else stacks(configs)
     return sorted(work, key=lambda u: (u[0].impl != "torch", -len(u) * u[0].epochs))
 
 
-def run_unit(unit: list[RunConfig], data: Dataset, on_epoch=None) -> list[tuple]:
+def run_unit(unit: list[RunConfig], data: Dataset, on_epoch=None, engine: str = "batched") -> list[tuple]:
     """[(runs row, epoch rows, parameters)] of a unit's runs."""
     single_thread(unit[0])
     if len(unit) == 1:
         return [execute(unit[0], data, on_epoch)]
-    return execute_stack(unit, data, on_epoch)
+    return execute_stack(unit, data, on_epoch, compiled=engine == "compiled")
 
 
 _epochs_out = None  # in a worker of a local pool: the queue that carries epoch rows to the client's progress
@@ -96,10 +97,11 @@ def exit_with(parent: int) -> None:
     os._exit(1)
 
 
-def run_task(unit: list[RunConfig], data_root: str | None, checksum: str | None = None) -> list[tuple]:
+def run_task(unit: list[RunConfig], data_root: str | None, checksum: str | None = None,
+             engine: str = "batched") -> list[tuple]:
     """A unit as a picklable task for a worker process."""
     return run_unit(unit, dataset_for(unit[0].dataset, data_root, checksum),
-                    _epochs_out.put if _epochs_out is not None else None)
+                    _epochs_out.put if _epochs_out is not None else None, engine)
 
 
 def git_commit() -> str | None:
@@ -173,13 +175,13 @@ def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: di
             for unit in work:
                 progress.start(unit[0])
                 data = dataset_for(unit[0].dataset, data_root)
-                for run_row, _, params in run_unit(unit, data, on_epoch):
+                for run_row, _, params in run_unit(unit, data, on_epoch, engine):
                     record(out, run_row, [], params)
                     counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
                     progress.finish(run_row)
         else:
             _datasets.clear()  # the workers load the data; the client only compares checksums
-            run_pool(work, out, data_root, checksums, workers, executor, progress, counts, max_attempts)
+            run_pool(work, out, data_root, checksums, workers, executor, progress, counts, max_attempts, engine)
     finally:
         progress.close()
     if todo:
@@ -188,7 +190,8 @@ def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: di
     return counts
 
 
-def run_pool(work, out, data_root, checksums, workers, executor, progress, counts, max_attempts) -> None:
+def run_pool(work, out, data_root, checksums, workers, executor, progress, counts, max_attempts,
+             engine: str = "batched") -> None:
     """Run units on worker processes; a unit whose worker died is tried again, then marked failed."""
     attempts = {id(u): 0 for u in work}
     pending = list(work)
@@ -201,7 +204,7 @@ def run_pool(work, out, data_root, checksums, workers, executor, progress, count
         futures = {}
         for unit in pending:
             attempts[id(unit)] += 1
-            futures[pool.submit(run_task, unit, data_root, checksums[unit[0].dataset])] = unit
+            futures[pool.submit(run_task, unit, data_root, checksums[unit[0].dataset], engine)] = unit
         pending = []
         try:
             for future in finished(futures, epochs_in, progress):

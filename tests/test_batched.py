@@ -9,10 +9,11 @@ from tests.helpers import assert_same_tables, cli, write_grid
 METRICS = ["train_loss", "train_acc", "test_loss", "test_acc"]
 
 
-@pytest.mark.parametrize("impl", ["scratch", "torch"])
-def test_stack_equals_single_runs(sample, impl):
+@pytest.mark.parametrize("impl,compiled", [("scratch", False), ("torch", False), ("torch", True)])
+def test_stack_equals_single_runs(sample, impl, compiled):
     """One stack of every activation and cost at two learning rates (and sigmoid with N(0, 1)
-    weights too), given in a mixed order; every run's metrics and weights are its single run's.
+    weights too), given in a mixed order; every run's metrics and weights are its single run's,
+    also when the torch stack goes through torch.compile.
 
     The runs are ones that train stably: in chaotic ones (lr 3, or relu units fed by N(0, 1)
     weights, which saturate the outputs) rounding differences grow, as between the twins."""
@@ -22,7 +23,7 @@ def test_stack_equals_single_runs(sample, impl):
                if a == "sigmoid" or init == "auto"]
     (stack,) = stacks(configs)
     assert sorted(c.run_id for c in stack) == sorted(c.run_id for c in configs)
-    stacked = execute_stack(stack, sample)
+    stacked = execute_stack(stack, sample, compiled=compiled)
     for config, (run_row, rows, (weights, biases)) in zip(stack, stacked):
         single_row, single_rows, (single_w, single_b) = execute(config, sample)
         assert run_row["run_id"] == single_row["run_id"] and run_row["status"] == "ok"
@@ -56,16 +57,19 @@ def test_a_diverging_member_does_not_touch_the_others(sample):
 
 
 def test_grid_engines_agree(tmp_path):
+    """The three engines give every run's per-epoch metrics to 1e-9 relative in float64; the
+    compiled engine's torch stacks go through torch.compile (a stack per seed here)."""
     grid = write_grid(tmp_path / "grid.toml", lr=[0.1, 0.5], seed=[0, 1], loss=["ce"])
-    for engine in ("single", "batched"):
+    for engine in ("single", "batched", "compiled"):
         done = cli("run", "--grid", grid, "--out", tmp_path / engine, "--engine", engine)
         assert done.returncode == 0, done.stderr
     import pandas as pd
     a = pd.read_csv(tmp_path / "single" / "epochs.csv").sort_values(["run_id", "impl", "epoch"])
-    b = pd.read_csv(tmp_path / "batched" / "epochs.csv").sort_values(["run_id", "impl", "epoch"])
-    assert len(a) == len(b) == 2 * 2 * 2 * 2
-    for m in METRICS:
-        assert np.allclose(a[m].to_numpy(), b[m].to_numpy(), rtol=1e-9, atol=0)
+    for engine in ("batched", "compiled"):
+        b = pd.read_csv(tmp_path / engine / "epochs.csv").sort_values(["run_id", "impl", "epoch"])
+        assert len(a) == len(b) == 2 * 2 * 2 * 2
+        for m in METRICS:
+            assert np.allclose(a[m].to_numpy(), b[m].to_numpy(), rtol=1e-9, atol=0), (engine, m)
 
 
 def test_units_start_with_the_longest():

@@ -29,6 +29,7 @@ BAD = [
     (["train", "--sizes", "784,16,9"], "784,16,9"),
     (["train", "--sizes", "100,16,10"], "100,16,10"),
     (["train", "--sizes", "784,a,10"], "784,a,10"),
+    (["train", "--sizes", "784,0,10"], "784,0,10"),
     (["train", "--device", "tpu"], "tpu"),
     (["train", "--dtype", "float16"], "float16"),
     (["train", "--dataset", "cifar"], "cifar"),
@@ -52,6 +53,14 @@ def test_cuda_absent_is_a_usage_error(capsys, tmp_path):
         pytest.skip("CUDA is present")
     code, _, err = run_main(["train", "--impl", "torch", "--device", "cuda", "--out", str(tmp_path)], capsys)
     assert code == 2 and "CUDA is not available" in err and len(err.strip().splitlines()) == 1
+
+
+def test_compiled_engine_without_a_cxx_compiler_is_a_usage_error(capsys, tmp_path, monkeypatch):
+    import shutil
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    code, _, err = run_main(["run", "--grid", "default", "--engine", "compiled", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "C++ compiler" in err and "--engine batched" in err and len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # nothing written
 
 
 @pytest.mark.parametrize("dataset,folder", [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
