@@ -104,7 +104,7 @@ def build_parser() -> Parser:
     p.add_argument("--engine", default="batched", choices=("batched", "compiled", "single"),
                    help="batched trains the runs of one seed (up to 36, any activation, cost and lr) "
                         "as one stacked model; compiled also puts the torch stacks through torch.compile "
-                        "(needs a C++ compiler on cpu; worth it for long grids) (default: batched)")
+                        "(needs a C++ compiler; worth it for long grids) (default: batched)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUES",
                    help="override an axis, e.g. --set lr=0.1,0.3 --set epochs=5 (default: none)")
     p = sub.add_parser("inspect", help="tables (and plots) of a results folder")
@@ -199,14 +199,15 @@ def check_devices(configs) -> None:
 
 
 def check_compiler(configs, engine: str) -> None:
-    """torch.compile builds C++ kernels for cpu stacks: fail before any run if no compiler is found."""
+    """torch.compile builds its kernels with the system's compiler (C++ kernels on cpu, the
+    launchers of its GPU kernels on cuda): fail before any run if none is found."""
     import os
     import shutil
-    cpu_torch = any(c.impl == "torch" and c.device != "cuda" for c in configs)
-    if engine == "compiled" and cpu_torch and not any(shutil.which(cxx) for cxx in
+    torch_runs = any(c.impl == "torch" for c in configs)
+    if engine == "compiled" and torch_runs and not any(shutil.which(cxx) for cxx in
                                                          (os.environ.get("CXX", "g++"), "g++", "clang++")):
-        raise UsageError("--engine compiled needs a C++ compiler (g++ or clang++, or $CXX) for torch.compile "
-                         "on cpu; install one or use --engine batched")
+        raise UsageError("--engine compiled needs a C++ compiler (g++ or clang++, or $CXX) for torch.compile; "
+                         "install one or use --engine batched")
 
 
 def cmd_run(args) -> int:
