@@ -173,7 +173,7 @@ def run_bench(dataset: str, data_root, devices: list[str], repeats: int, batch_s
                     times[case, device].append(pools[case, device].submit(epoch_seconds, device).result())
                     if on_epoch:
                         on_epoch(case, batch_size, device, round_, times[case, device][-1])
-            for (case, device) in members:
+            for case, device in members:
                 per_config = configs if case.startswith("batched") else 1
                 seconds = statistics.median(times[case, device][1:]) / per_config
                 row = {"case": case, "batch_size": batch_size, "device": device, "configs": per_config,

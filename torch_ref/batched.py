@@ -81,7 +81,7 @@ def train(model: StackedTwin, x: np.ndarray, labels: np.ndarray, epochs: int, ba
 
     compiled: the weighted cost sum_k eta_k C_k, forward and backward, goes through
     torch.compile, which fuses the stack's small operations into a few kernels (a C++ compiler
-    is needed on cpu); the numbers are the same up to rounding."""
+    is needed); the numbers are the same up to rounding."""
     device = model.eta.device
     xt, yt = to_tensors(x, labels, device)
     params = list(model.weights) + list(model.biases)

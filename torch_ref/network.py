@@ -46,7 +46,7 @@ class TwinNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # F.linear is what each nn.Linear computes; called directly, it spares a module call
-        # per layer, which costs as much as the layer's own product at batch 10
+        # per layer (~5 us each on a 2-core machine, a noticeable part of a step at batch 10)
         *hidden, last = self.layers
         for layer in hidden:
             x = self.activation(F.linear(x, layer.weight, layer.bias))
