@@ -14,7 +14,8 @@ def describe(config) -> str:
 
 
 class Progress:
-    def __init__(self, configs: list, every_s: float = 5.0, stream=sys.stderr):
+    def __init__(self, configs: list, every_s: float = 5.0, stream=None):
+        stream = stream if stream is not None else sys.stderr  # the stderr of now, not of the import
         self.total, self.done, self.every_s, self.stream = len(configs), 0, every_s, stream
         self.epochs = {(c.run_id, c.impl): c.epochs for c in configs}
         self.epochs_total, self.epochs_done = sum(self.epochs.values()), 0
