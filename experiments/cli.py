@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from experiments.config import RunConfig
+from experiments.config import ENGINES, RunConfig
 from experiments.errors import UsageError
 
 BENCH_CASES = ("scratch", "torch", "batched_scratch", "batched_torch", "sklearn", "per_example", "naive_torch")
@@ -101,7 +101,7 @@ def build_parser() -> Parser:
     p.add_argument("--workers", type=positive_int, default=1, help="worker processes (default: 1)")
     p.add_argument("--scheduler", default=None,
                    help="send the work to Dask: tcp://HOST:8786 or local:N (default: this machine)")
-    p.add_argument("--engine", default="batched", choices=("batched", "compiled", "single"),
+    p.add_argument("--engine", default="batched", choices=ENGINES,
                    help="batched trains the runs of one seed (up to 36, any activation, cost and lr) "
                         "as one stacked model; compiled also puts the torch stacks through torch.compile "
                         "(needs a C++ compiler; worth it for long grids) (default: batched)")
@@ -204,8 +204,8 @@ def check_compiler(configs, engine: str) -> None:
     import os
     import shutil
     torch_runs = any(c.impl == "torch" for c in configs)
-    if engine == "compiled" and torch_runs and not any(shutil.which(cxx) for cxx in
-                                                         (os.environ.get("CXX", "g++"), "g++", "clang++")):
+    if engine == "compiled" and torch_runs and not (shutil.which(os.environ.get("CXX", "g++"))
+                                                    or shutil.which("clang++")):
         raise UsageError("--engine compiled needs a C++ compiler (g++ or clang++, or $CXX) for torch.compile; "
                          "install one or use --engine batched")
 

@@ -16,6 +16,7 @@ from scratch.losses import LOSSES
 IMPLS = ("scratch", "torch")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "float64")
+ENGINES = ("batched", "compiled", "single")  # how a grid trains its runs (experiments.runner.units)
 
 
 @dataclass(frozen=True)

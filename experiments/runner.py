@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.config import RunConfig
+from experiments.config import ENGINES, RunConfig
 from experiments.data import Dataset, load_dataset
 from experiments.errors import UsageError
 from experiments.execute import execute, execute_stack, stacks
@@ -56,9 +56,6 @@ def dataset_for(name: str, data_root: str | None, checksum: str | None = None) -
     if checksum is not None and data.checksum() != checksum:
         raise RuntimeError(f"this worker's {name} at {data_root} differs from the client's (checksum)")
     return data
-
-
-ENGINES = ("batched", "compiled", "single")  # compiled: batched, the torch stacks through torch.compile
 
 
 def units(configs: list[RunConfig], engine: str) -> list[list[RunConfig]]:
