@@ -56,15 +56,25 @@ def wait_until_running(out, since: float, timeout: float = 60) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("engine,kills,longest,distinct", [("single", 20, 0.6, 12), ("batched", 8, 1.5, 4)])
-def test_kill_9_at_random_moments_then_resume(scratch_grid, single_reference, tmp_path, engine, kills, longest,
+def unit_seconds(reference, engine: str) -> float:
+    """How long one unit of work took in the reference run: a run (single engine), or a stack of
+    one seed's runs, whose wall_s are each the run's share of the stack's time (batched engine)."""
+    runs = pd.read_csv(reference / "runs.csv")
+    return float(runs.wall_s.median() if engine == "single" else runs.groupby("seed").wall_s.sum().median())
+
+
+@pytest.mark.parametrize("engine,kills,units,distinct", [("single", 20, 2.8, 12), ("batched", 8, 1.9, 4)])
+def test_kill_9_at_random_moments_then_resume(scratch_grid, single_reference, tmp_path, engine, kills, units,
                                              distinct):
     """kill -9 at random moments, then resume: the tables equal an uninterrupted run's.
 
     The single engine is killed 20 times, mostly in the middle of a run; the batched engine,
-    whose units are stacks of 6 runs (one seed each), 8 times, mostly in the middle of a stack."""
+    whose units are stacks of 6 runs (one seed each), 8 times, mostly in the middle of a stack.
+    Each kill comes within `units` times the reference run's time for a unit, so that on a slow
+    machine the kills still land at many points of the grid."""
     grid, reference = scratch_grid
     reference = single_reference if engine == "single" else reference
+    longest = units * unit_seconds(reference, engine)
     out = tmp_path / "out"
     rng = np.random.default_rng(0)
     moments = set()
