@@ -1,10 +1,11 @@
 # make run   trains the default grid on the embedded sample data (creates .venv when missing)
 # make test  runs the test suite (creates .venv when missing)
+# make cuda  on a machine with a GPU: the CUDA tests, then the benchmark on it into results/bench-cuda
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test gradcheck bench clean
+.PHONY: run test cuda gradcheck bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +18,10 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
+
+cuda: $(VENV)/.installed
+	$(PY) -m pytest -q -rs tests/test_cuda.py
+	$(PY) -m experiments bench --device cuda --out results/bench-cuda
 
 gradcheck: $(VENV)/.installed
 	$(PY) -m experiments gradcheck

@@ -198,14 +198,18 @@ def check_devices(configs) -> None:
             raise UsageError(str(e)) from None
 
 
-def check_compiler(configs, engine: str) -> None:
-    """torch.compile builds its kernels with the system's compiler (C++ kernels on cpu, the
-    launchers of its GPU kernels on cuda): fail before any run if none is found."""
+def compiler_found() -> bool:
+    """Whether torch.compile finds the C++ compiler it builds its kernels with (C++ kernels on
+    cpu, the launchers of its GPU kernels on cuda): $CXX, g++ or clang++."""
     import os
     import shutil
+    return bool(shutil.which(os.environ.get("CXX", "g++")) or shutil.which("clang++"))
+
+
+def check_compiler(configs, engine: str) -> None:
+    """Fail before any run if the compiled engine has torch runs and no compiler."""
     torch_runs = any(c.impl == "torch" for c in configs)
-    if engine == "compiled" and torch_runs and not (shutil.which(os.environ.get("CXX", "g++"))
-                                                    or shutil.which("clang++")):
+    if engine == "compiled" and torch_runs and not compiler_found():
         raise UsageError("--engine compiled needs a C++ compiler (g++ or clang++, or $CXX) for torch.compile; "
                          "install one or use --engine batched")
 

@@ -1,8 +1,8 @@
 """The twin and the batched torch engine on CUDA give the CPU's numbers (skipped without a GPU)."""
-import numpy as np
 import pytest
 import torch
 
+from experiments.cli import compiler_found
 from experiments.config import RunConfig
 from experiments.execute import execute, execute_stack
 
@@ -22,9 +22,12 @@ def test_twin_on_cuda_equals_cpu(sample):
     assert close(cuda_rows, cpu_rows)
 
 
-def test_batched_torch_on_cuda_equals_single_cpu_runs(sample):
+@pytest.mark.parametrize("compiled", [False, True], ids=["batched", "compiled"])
+def test_batched_torch_on_cuda_equals_single_cpu_runs(sample, compiled):
+    if compiled and not compiler_found():
+        pytest.skip("torch.compile needs a C++ compiler")
     configs = [RunConfig(impl="torch", device="cuda", activation=a, loss=c, lr=lr, seed=1, epochs=2)
                for a, c, lr in (("relu", "ce", 0.1), ("sigmoid", "bce", 0.3), ("sigmoid", "mse", 1.0))]
-    for config, (row, rows, _) in zip(configs, execute_stack(configs, sample)):
+    for config, (row, rows, _) in zip(configs, execute_stack(configs, sample, compiled=compiled)):
         _, cpu_rows, _ = execute(RunConfig(**{**config.__dict__, "device": "cpu"}), sample)
         assert row["device"] == "cuda" and close(rows, cpu_rows)
