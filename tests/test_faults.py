@@ -56,33 +56,45 @@ def wait_until_running(out, since: float, timeout: float = 60) -> None:
         time.sleep(0.01)
 
 
-def unit_seconds(reference, engine: str) -> float:
-    """How long one unit of work took in the reference run: a run (single engine), or a stack of
-    one seed's runs, whose wall_s are each the run's share of the stack's time (batched engine)."""
+def wait_for_lines(path, count: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Until `path` has `count` lines, or the run has ended."""
+    deadline = time.monotonic() + timeout
+    while lines(path) < count and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def epoch_seconds(reference, engine: str) -> float:
+    """How long an epoch of a unit took in the reference run: of a run (single engine), or of a
+    stack of one seed's runs, whose wall_s are each the run's share of the stack (batched)."""
     runs = pd.read_csv(reference / "runs.csv")
-    return float(runs.wall_s.median() if engine == "single" else runs.groupby("seed").wall_s.sum().median())
+    unit = runs.wall_s.median() if engine == "single" else runs.groupby("seed").wall_s.sum().median()
+    return float(unit) / runs.epochs.iloc[0]
 
 
-@pytest.mark.parametrize("engine,kills,units,distinct", [("single", 20, 2.8, 12), ("batched", 8, 1.9, 4)])
-def test_kill_9_at_random_moments_then_resume(scratch_grid, single_reference, tmp_path, engine, kills, units,
-                                             distinct):
+@pytest.mark.parametrize("engine,kills,rows_per_epoch,most_epochs,distinct",
+                         [("single", 20, 1, 7, 12), ("batched", 10, 6, 4, 4)])
+def test_kill_9_at_random_moments_then_resume(scratch_grid, single_reference, tmp_path, engine, kills,
+                                             rows_per_epoch, most_epochs, distinct):
     """kill -9 at random moments, then resume: the tables equal an uninterrupted run's.
 
-    The single engine is killed 20 times, mostly in the middle of a run; the batched engine,
-    whose units are stacks of 6 runs (one seed each), 8 times, mostly in the middle of a stack.
-    Each kill comes within `units` times the reference run's time for a unit, so that on a slow
-    machine the kills still land at many points of the grid."""
+    Each start of the grid is killed after a random number (0 to `most_epochs`) of epochs of
+    its own, at a random moment of the next epoch: the single engine 20 times, mostly in the
+    middle of a run of 4 epochs; the batched engine, whose units are stacks of 6 runs (one
+    seed each), 10 times, mostly in the middle of a stack. Counting epochs rather than seconds
+    puts the kills at as many points of the grid on a slow machine as on a fast one."""
     grid, reference = scratch_grid
     reference = single_reference if engine == "single" else reference
-    longest = units * unit_seconds(reference, engine)
+    epoch = epoch_seconds(reference, engine)
     out = tmp_path / "out"
     rng = np.random.default_rng(0)
     moments = set()
     for _ in range(kills):
         started = time.time()
         proc = start_run(grid, out, "--engine", engine)
-        wait_until_running(out, started)
-        time.sleep(rng.uniform(0.0, longest))
+        wait_until_running(out, started)  # the rows of unfinished runs are dropped by now
+        epochs = int(rng.integers(0, most_epochs + 1))
+        wait_for_lines(out / "epochs.csv", lines(out / "epochs.csv") + rows_per_epoch * epochs, proc)
+        time.sleep(rng.uniform(0.0, epoch))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         moments.add((lines(out / "runs.csv"), lines(out / "epochs.csv")))
