@@ -62,6 +62,13 @@ class Progress:
                 f"seed={run_row['seed']}: {run_row['status']}, test_acc {run_row['final_test_acc']:.4f}")
         self.advance(left, text, last=self.done == self.total)
 
+    def note(self, text: str) -> None:
+        """A line of its own, above the bar on a terminal."""
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()

@@ -15,7 +15,6 @@ import os
 import platform
 import queue
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, as_completed, wait
@@ -213,9 +212,10 @@ def run_pool(work, out, data_root, checksums, workers, executor, progress, count
                 except (BrokenProcessPool, Exception) as e:  # a worker died or was lost
                     if attempts[id(unit)] < max_attempts:
                         pending.append(unit)
+                        lost = f"{type(e).__name__}: {e}"
                         continue
-                    print(f"{len(unit)} run(s) from {unit[0].run_id} ({unit[0].impl}) failed: "
-                          f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)
+                    progress.note(f"{len(unit)} run(s) from {unit[0].run_id} ({unit[0].impl}) failed: "
+                                  f"{type(e).__name__}: {e}")
                     results = [(failed_row(c), [], None) for c in unit]
                 for run_row, epoch_rows, params in results:
                     if params is None:
@@ -227,6 +227,9 @@ def run_pool(work, out, data_root, checksums, workers, executor, progress, count
         finally:
             if own:
                 pool.shutdown(wait=True, cancel_futures=True)
+        if pending:
+            progress.note(f"{len(pending)} unit(s), {sum(map(len, pending))} run(s), did not finish ({lost}); "
+                          "trying them again")
 
 
 def finished(futures, epochs_in, progress: Progress):

@@ -155,6 +155,7 @@ def test_a_dying_worker_costs_nothing(scratch_grid, tmp_path):
         time.sleep(0.05)
     assert killed is not None
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    assert "did not finish" in proc.stderr.read()  # the lost work is announced as it starts again
     assert_same_tables(reference, out)
 
 

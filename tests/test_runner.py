@@ -155,3 +155,26 @@ def test_workers_report_epochs_while_they_train(tmp_path, monkeypatch):
     counts = runner.run_grid(configs, out, "test", {}, workers=2)
     assert counts == {"ok": 4}
     assert reported and set(reported) <= {1, 2, 3}  # rows from the worker processes, before the results
+
+
+def test_a_unit_that_fails_every_time_is_announced_retried_then_recorded_failed(tmp_path, capsys):
+    from concurrent.futures import Executor, Future
+    from experiments import runner
+    from experiments.config import RunConfig
+    from experiments.results import ResultsDir
+
+    class Failing(Executor):  # a cluster whose every task is lost
+        def submit(self, fn, *args, **kwargs):
+            future = Future()
+            future.set_exception(RuntimeError("worker lost"))
+            return future
+
+    configs = [RunConfig(lr=lr, epochs=2) for lr in (0.1, 0.3)]
+    out = ResultsDir(tmp_path / "out").open()
+    counts = runner.run_grid(configs, out, "test", {}, executor=Failing(), max_attempts=2)
+    err = capsys.readouterr().err
+    assert counts == {"failed": 2}
+    assert "1 unit(s), 2 run(s), did not finish (RuntimeError: worker lost); trying them again" in err
+    assert "2 run(s) from" in err and "failed: RuntimeError: worker lost" in err
+    runs = pd.read_csv(tmp_path / "out" / "runs.csv")
+    assert sorted(runs.status) == ["failed", "failed"]
