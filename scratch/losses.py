@@ -5,9 +5,12 @@ the examples are always the second-to-last axis, the outputs the last.
 
 Each cost fixes the output activation it assumes and gives
   fn(z, y)     the cost C, averaged over the m examples of the batch;
-  output(z)    the network's output activations a;
-  delta(a, y)  dC/dz, the error of the output layer (the 1/m included), shape (m, 10),
-               written through a = output(z), which the forward pass already holds.
+  output(z)    the network's output activations a (output_(z): the same, in place);
+  delta(a, y, scale=1, out=None)
+               scale dC/dz, the error of the output layer (the 1/m included) times a
+               factor (a training step passes its learning rate), shape (m, 10), written
+               through a = output(z), which the forward pass already holds; into `out`
+               when given.
 
 Values are computed from the logits so that no log(0) is ever taken and no exponential
 overflows, however saturated the outputs.
@@ -17,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from scratch.activations import sigmoid
+from scratch.activations import sigmoid, sigmoid_
 
 
 def softplus(z: np.ndarray) -> np.ndarray:
@@ -31,8 +34,16 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def softmax_(z: np.ndarray) -> np.ndarray:
+    """z <- e^z / sum e^z per row, in place, with the row maximum subtracted first."""
+    z -= z.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
-    return np.exp(log_softmax(z))
+    return softmax_(z.copy())
 
 
 def batch_size(a: np.ndarray) -> int:
@@ -49,12 +60,12 @@ def mse(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     return total((sigmoid(z) - y) ** 2) / (2 * batch_size(z))
 
 
-def mse_delta(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dC/dz = (a - y) * sigmoid'(z) / m, with sigmoid'(z) = a (1 - a)."""
-    delta = a - y
+def mse_delta(a: np.ndarray, y: np.ndarray, scale=1.0, out: np.ndarray | None = None) -> np.ndarray:
+    """dC/dz = (a - y) * sigmoid'(z) / m, with sigmoid'(z) = a (1 - a); times scale."""
+    delta = np.subtract(a, y, out=out)
     delta *= a
     delta *= 1.0 - a
-    delta /= batch_size(a)
+    delta *= scale / batch_size(a)
     return delta
 
 
@@ -65,10 +76,11 @@ def bce(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     return total(softplus(z) - y * z) / batch_size(z)
 
 
-def bce_delta(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dC/dz = (a - y) / m with a = sigmoid(z): the sigmoid' of the quadratic cost cancels."""
-    delta = a - y
-    delta /= batch_size(a)
+def bce_delta(a: np.ndarray, y: np.ndarray, scale=1.0, out: np.ndarray | None = None) -> np.ndarray:
+    """dC/dz = (a - y) / m with a = sigmoid(z): the sigmoid' of the quadratic cost cancels;
+    times scale."""
+    delta = np.subtract(a, y, out=out)
+    delta *= scale / batch_size(a)
     return delta
 
 
@@ -77,10 +89,10 @@ def ce(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     return -total(y * log_softmax(z)) / batch_size(z)
 
 
-def ce_delta(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dC/dz = (a - y) / m with a = softmax(z)."""
-    delta = a - y
-    delta /= batch_size(a)
+def ce_delta(a: np.ndarray, y: np.ndarray, scale=1.0, out: np.ndarray | None = None) -> np.ndarray:
+    """dC/dz = (a - y) / m with a = softmax(z); times scale."""
+    delta = np.subtract(a, y, out=out)
+    delta *= scale / batch_size(a)
     return delta
 
 
@@ -88,12 +100,13 @@ def ce_delta(a: np.ndarray, y: np.ndarray) -> np.ndarray:
 class Loss:
     name: str
     fn: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    delta: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    delta: Callable[..., np.ndarray]
     output: Callable[[np.ndarray], np.ndarray]
+    output_: Callable[[np.ndarray], np.ndarray]  # output in place
 
 
 LOSSES = {
-    "mse": Loss("mse", mse, mse_delta, sigmoid),
-    "bce": Loss("bce", bce, bce_delta, sigmoid),
-    "ce": Loss("ce", ce, ce_delta, softmax),
+    "mse": Loss("mse", mse, mse_delta, sigmoid, sigmoid_),
+    "bce": Loss("bce", bce, bce_delta, sigmoid, sigmoid_),
+    "ce": Loss("ce", ce, ce_delta, softmax, softmax_),
 }

@@ -29,10 +29,13 @@ def sgd_epochs(step: Callable[[np.ndarray, np.ndarray], None], x: np.ndarray, la
     for epoch in range(1, epochs + 1):
         order = epoch_order(rng, n)
         # gathering each mini-batch touches m rows; shuffling the whole set first would copy
-        # all of it every epoch, which measured 20x slower on a 2-core machine (results/bench)
-        for k in range(0, n, batch_size):
-            batch = order[k:k + batch_size]
-            step(x[batch], y[batch])
+        # all of it every epoch, which measured 20x slower on a 2-core machine (results/bench).
+        # A saturated sigmoid unit overflows e^-z to inf on its way to the right value 0
+        # (scratch.activations.sigmoid_): numpy's warning of it is silenced once an epoch.
+        with np.errstate(over="ignore"):
+            for k in range(0, n, batch_size):
+                batch = order[k:k + batch_size]
+                step(x[batch], y[batch])
         yield epoch
 
 

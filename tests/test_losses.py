@@ -78,3 +78,27 @@ def test_activation_derivatives(name):
     assert np.allclose(f.prime(z), numeric, rtol=1e-6, atol=1e-9)
     assert np.array_equal(f.prime(z), f.prime_of_output(f.fn(z)))
     assert f.prime(np.array([0.0]))[0] == (0.25 if name == "sigmoid" else 0.0)  # relu'(0) = 0, as torch
+
+
+def test_in_place_forms_equal_the_functions():
+    """fn_ and output_ (written over z, as a training step uses them) give fn and output exactly."""
+    from scratch.activations import ACTIVATIONS
+    z = np.array([[-800.0, -3.0, -0.5, 0.0], [0.25, 2.0, 40.0, 800.0]])
+    with np.errstate(over="ignore"):  # sigmoid_ leaves e^800's overflow to its caller
+        for f in ACTIVATIONS.values():
+            assert np.array_equal(f.fn_(z.copy()), f.fn(z))
+        for loss in LOSSES.values():
+            assert np.array_equal(loss.output_(z.copy()), loss.output(z))
+
+
+def test_training_a_saturated_network_warns_of_nothing():
+    """float32 sigmoid units at z < -88 overflow e^-z on their way to 0: silenced, and right."""
+    from scratch.train import train
+    net = Network.create([784, 16, 16, 10], "sigmoid", "mse", dtype="float32")
+    net.theta *= 400  # every unit saturated
+    x = np.random.default_rng(1).random((40, 784), dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in train(net, x, np.arange(40) % 10, epochs=1, batch_size=10, eta=0.1, rng=np.random.default_rng(2)):
+            pass
+    assert np.all(np.isfinite(net.theta))
