@@ -78,7 +78,7 @@ def execute(config: RunConfig, dataset: Dataset,
     sets. A run whose cost becomes NaN or infinite stops with status `diverged`.
     """
     c = config.resolved()
-    data = dataset.arrays(c.dtype)
+    data = dataset.pixels(c.dtype)
     init_rng, order_rng = seed_streams(c.seed)
     start = time.perf_counter()
     # a diverging run overflows on its way to inf/NaN, which is recorded as its status
@@ -149,7 +149,7 @@ def execute_stack(configs: list[RunConfig], dataset: Dataset, on_epoch: Callable
     """
     configs = [c.resolved() for c in configs]
     assert len({stack_key(c) for c in configs}) == 1, "execute_stack takes configurations of one stack"
-    data = dataset.arrays(configs[0].dtype)
+    data = dataset.pixels(configs[0].dtype)
     start = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         epochs, evaluate, params, device = build_stack(configs, data[0], data[1], compiled)

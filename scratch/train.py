@@ -23,7 +23,8 @@ def epoch_order(rng: np.random.Generator, n: int) -> np.ndarray:
 def sgd_epochs(step: Callable[[np.ndarray, np.ndarray], None], x: np.ndarray, labels: np.ndarray, epochs: int,
                batch_size: int, rng: np.random.Generator) -> Iterator[int]:
     """Call step(x_batch, y_batch) on every mini-batch of `epochs` epochs, each epoch in the
-    order epoch_order(rng, n), yielding each finished epoch's number (1-based)."""
+    order epoch_order(rng, n), yielding each finished epoch's number (1-based). x is an array
+    (n, n_0), or any array-like with len, dtype and rows by index (experiments.data.Pixels)."""
     y = one_hot(labels, x.dtype)
     n = len(x)
     for epoch in range(1, epochs + 1):
@@ -49,7 +50,13 @@ def train(net: Network, x: np.ndarray, labels: np.ndarray, epochs: int, batch_si
     return sgd_epochs(lambda xb, yb: net.sgd_step(xb, yb, eta), x, labels, epochs, batch_size, rng)
 
 
-def evaluate(net: Network, x: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """(cost C over the whole set, fraction of examples whose largest output is the label)."""
-    z = net.logits(x)
-    return float(net.loss.fn(z, one_hot(labels, x.dtype))), float(np.mean(z.argmax(axis=1) == labels))
+def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, chunk: int = 2000) -> tuple[float, float]:
+    """(cost C over the whole set, fraction of examples whose largest output is the label),
+    `chunk` examples at a time: x may be any array-like that gives rows by slice."""
+    y = one_hot(labels, x.dtype)
+    cost, correct = 0.0, 0
+    for k in range(0, len(x), chunk):
+        z = net.logits(x[k:k + chunk])
+        cost += float(net.loss.fn(z, y[k:k + chunk])) * len(z)
+        correct += int(np.sum(z.argmax(axis=1) == labels[k:k + chunk]))
+    return cost / len(x), correct / len(x)

@@ -23,7 +23,7 @@ from scratch.batched import slices
 from scratch.train import epoch_order
 from torch_ref.losses import LOSSES
 from torch_ref.network import ACTIVATIONS
-from torch_ref.train import to_tensors
+from torch_ref.train import Images, one_hot
 
 
 class StackedTwin(nn.Module):
@@ -83,7 +83,8 @@ def train(model: StackedTwin, x: np.ndarray, labels: np.ndarray, epochs: int, ba
     torch.compile, which fuses the stack's small operations into a few kernels (a C++ compiler
     is needed); the numbers are the same up to rounding."""
     device = model.eta.device
-    xt, yt = to_tensors(x, labels, device)
+    images = Images(x, device)
+    yt = one_hot(labels, images.dtype, device)
     params = list(model.weights) + list(model.biases)
 
     def weighted_cost(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
@@ -98,7 +99,7 @@ def train(model: StackedTwin, x: np.ndarray, labels: np.ndarray, epochs: int, ba
         order = torch.from_numpy(epoch_order(rng, n)).to(device)
         for k in range(0, n, batch_size):
             batch = order[k:k + batch_size]
-            cost = weighted_cost(xt.index_select(0, batch), yt.index_select(0, batch))
+            cost = weighted_cost(images.batch(batch), yt.index_select(0, batch))
             grads = torch.autograd.grad(cost, params)  # eta_k dC_k/dW for every network k
             with torch.no_grad():
                 torch._foreach_sub_(params, grads)
@@ -110,13 +111,15 @@ def evaluate(model: StackedTwin, x: np.ndarray, labels: np.ndarray,
              chunk: int = 2000) -> tuple[np.ndarray, np.ndarray]:
     """(cost C, accuracy) of every network over the whole set, each (K,), `chunk` examples at a
     time: a layer's activations then take K n_l chunk numbers (4.6 MB for 36 x 16 x 2000 in float32)."""
-    xt, yt = to_tensors(x, labels, model.eta.device)
+    device = model.eta.device
+    images = Images(x, device)
+    yt = one_hot(labels, images.dtype, device)
     k = len(model.eta)
-    total = torch.zeros(k, dtype=torch.float64, device=xt.device)
-    correct = torch.zeros(k, dtype=torch.float64, device=xt.device)
-    for start in range(0, len(xt), chunk):
-        z = model(xt[start:start + chunk])  # (K, chunk, 10)
+    total = torch.zeros(k, dtype=torch.float64, device=device)
+    correct = torch.zeros(k, dtype=torch.float64, device=device)
+    for start, rows in images.chunks(chunk):
+        z = model(rows)  # (K, chunk, 10)
         y = yt[start:start + chunk]
         total += model.costs(z, y) * len(y)
         correct += (z.argmax(dim=2) == y.argmax(dim=1)).sum(dim=1)
-    return (total / len(xt)).cpu().numpy(), (correct / len(xt)).cpu().numpy()
+    return (total / len(images)).cpu().numpy(), (correct / len(images)).cpu().numpy()

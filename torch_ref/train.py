@@ -13,18 +13,46 @@ from torch_ref.losses import LOSSES
 from torch_ref.network import TwinNet
 
 
-def to_tensors(x: np.ndarray, labels: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images as they are and labels as one-hot rows of the same dtype, on `device`."""
-    xt = torch.from_numpy(x).to(device)
-    yt = torch.nn.functional.one_hot(torch.from_numpy(labels).long(), 10).to(device=device, dtype=xt.dtype)
-    return xt, yt
+class Images:
+    """The images x on `device`, read by rows as float tensors of x's dtype. x is a float array,
+    kept as it is, or pixels kept uint8 (x.images, read in x.dtype, as experiments.data.Pixels),
+    scaled to [0, 1] as their rows are read: the numbers of the scaled array, a quarter
+    (float32) of its memory on the device."""
+
+    def __init__(self, x, device):
+        pixels = getattr(x, "images", None)
+        self.data = torch.from_numpy(pixels if pixels is not None else x).to(device)
+        self.dtype = getattr(torch, np.dtype(x.dtype).name)
+        # a 0-dim tensor, not the number: CUDA divides by a number as a product with its reciprocal
+        self.scale = torch.tensor(255, dtype=self.dtype, device=device) if pixels is not None else None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def scaled(self, rows: torch.Tensor) -> torch.Tensor:
+        return rows if self.scale is None else rows.to(self.dtype).div_(self.scale)
+
+    def batch(self, index: torch.Tensor) -> torch.Tensor:
+        """The rows at `index` (a mini-batch)."""
+        return self.scaled(self.data.index_select(0, index))
+
+    def chunks(self, size: int):
+        """(start, rows) for consecutive runs of `size` rows."""
+        for start in range(0, len(self.data), size):
+            yield start, self.scaled(self.data[start:start + size])
+
+
+def one_hot(labels: np.ndarray, dtype: torch.dtype, device) -> torch.Tensor:
+    """(m,) integer labels -> (m, 10) rows of the identity, on `device`."""
+    return torch.nn.functional.one_hot(torch.from_numpy(labels).long(), 10).to(device=device, dtype=dtype)
 
 
 def train(model: TwinNet, x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
           lr: float, rng: np.random.Generator) -> Iterator[int]:
     """Run `epochs` epochs of SGD, yielding each finished epoch's number (1-based)."""
     device = next(model.parameters()).device
-    xt, yt = to_tensors(x, labels, device)
+    images = Images(x, device)
+    yt = one_hot(labels, images.dtype, device)
     cost = LOSSES[model.loss]
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     n = len(x)
@@ -33,16 +61,22 @@ def train(model: TwinNet, x: np.ndarray, labels: np.ndarray, epochs: int, batch_
         for k in range(0, n, batch_size):
             batch = order[k:k + batch_size]  # gathered per mini-batch, as in scratch.train
             optimizer.zero_grad(set_to_none=True)
-            cost(model(xt.index_select(0, batch)), yt.index_select(0, batch)).backward()
+            cost(model(images.batch(batch)), yt.index_select(0, batch)).backward()
             optimizer.step()
         yield epoch
 
 
 @torch.no_grad()
-def evaluate(model: TwinNet, x: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """(cost C over the whole set, fraction of examples whose largest output is the label)."""
+def evaluate(model: TwinNet, x: np.ndarray, labels: np.ndarray, chunk: int = 2000) -> tuple[float, float]:
+    """(cost C over the whole set, fraction of examples whose largest output is the label),
+    `chunk` examples at a time."""
     device = next(model.parameters()).device
-    xt, yt = to_tensors(x, labels, device)
-    z = model(xt)
-    acc = (z.argmax(dim=1) == yt.argmax(dim=1)).double().mean()
-    return float(LOSSES[model.loss](z, yt)), float(acc)
+    images = Images(x, device)
+    yt = one_hot(labels, images.dtype, device)
+    cost, correct = 0.0, 0
+    for start, rows in images.chunks(chunk):
+        z = model(rows)
+        y = yt[start:start + chunk]
+        cost += float(LOSSES[model.loss](z, y)) * len(y)
+        correct += int((z.argmax(dim=1) == y.argmax(dim=1)).sum())
+    return cost / len(images), correct / len(images)
