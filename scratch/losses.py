@@ -35,15 +35,14 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 
 
 def softmax_(z: np.ndarray) -> np.ndarray:
-    """z <- e^z / sum e^z per row, in place, with the row maximum subtracted first."""
+    """z <- e^log_softmax(z), in place: the same operations as log_softmax, then e^."""
     z -= z.max(axis=-1, keepdims=True)
-    np.exp(z, out=z)
-    z /= z.sum(axis=-1, keepdims=True)
-    return z
+    z -= np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return np.exp(z, out=z)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    return softmax_(z.copy())
+    return softmax_(z.copy(order="K"))  # in z's memory order, which sets the order of the sums
 
 
 def batch_size(a: np.ndarray) -> int:
@@ -65,7 +64,8 @@ def mse_delta(a: np.ndarray, y: np.ndarray, scale=1.0, out: np.ndarray | None = 
     delta = np.subtract(a, y, out=out)
     delta *= a
     delta *= 1.0 - a
-    delta *= scale / batch_size(a)
+    delta /= batch_size(a)
+    delta *= scale  # exact when scale = 1
     return delta
 
 
@@ -80,7 +80,8 @@ def bce_delta(a: np.ndarray, y: np.ndarray, scale=1.0, out: np.ndarray | None = 
     """dC/dz = (a - y) / m with a = sigmoid(z): the sigmoid' of the quadratic cost cancels;
     times scale."""
     delta = np.subtract(a, y, out=out)
-    delta *= scale / batch_size(a)
+    delta /= batch_size(a)
+    delta *= scale  # exact when scale = 1
     return delta
 
 
@@ -92,7 +93,8 @@ def ce(z: np.ndarray, y: np.ndarray) -> np.ndarray:
 def ce_delta(a: np.ndarray, y: np.ndarray, scale=1.0, out: np.ndarray | None = None) -> np.ndarray:
     """dC/dz = (a - y) / m with a = softmax(z); times scale."""
     delta = np.subtract(a, y, out=out)
-    delta *= scale / batch_size(a)
+    delta /= batch_size(a)
+    delta *= scale  # exact when scale = 1
     return delta
 
 
