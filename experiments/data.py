@@ -49,7 +49,7 @@ class Pixels:
 
     def __getitem__(self, rows) -> np.ndarray:
         x = self.images[rows].astype(self.dtype)
-        x /= 255
+        x /= 255  # in place: one copy of the rows in `dtype`
         return x
 
 
@@ -61,17 +61,15 @@ class Dataset:
     test_images: np.ndarray   # (n_test, 784) uint8
     test_labels: np.ndarray   # (n_test,) int64
 
-    def arrays(self, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """x_train, labels_train, x_test, labels_test with pixels scaled to [0, 1] in `dtype`."""
-        def scaled(images: np.ndarray) -> np.ndarray:
-            x = images.astype(dtype)
-            x /= 255  # in place: one copy of the images in `dtype` at a time
-            return x
-        return scaled(self.train_images), self.train_labels, scaled(self.test_images), self.test_labels
-
     def pixels(self, dtype: str) -> tuple[Pixels, np.ndarray, Pixels, np.ndarray]:
-        """arrays(dtype), with the images left uint8 and scaled as their rows are read."""
+        """x_train, labels_train, x_test, labels_test, the images left uint8 and scaled to
+        [0, 1] in `dtype` as their rows are read."""
         return Pixels(self.train_images, dtype), self.train_labels, Pixels(self.test_images, dtype), self.test_labels
+
+    def arrays(self, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """pixels(dtype) with every row read: the images scaled to [0, 1] in `dtype`."""
+        x_train, labels_train, x_test, labels_test = self.pixels(dtype)
+        return x_train[:], labels_train, x_test[:], labels_test
 
     def checksum(self) -> str:
         h = hashlib.sha256()
