@@ -12,8 +12,8 @@ the batch x (m, n_0) they share, and so is its gradient:
 
 Each hidden activation is applied to the whole stack and kept where a network uses it
 (np.where), each cost to the run of adjacent networks that use it. The
-arithmetic of each network is that of scratch.Network up to rounding (the learning rate
-scales delta^L here, the gradient there), so each trajectory is the one of its single run.
+arithmetic of each network is that of scratch.Network up to rounding (the products run
+over columns here, rows there), so each trajectory is the one of its single run.
 """
 from itertools import groupby
 from typing import Callable, Iterator
@@ -92,11 +92,11 @@ class StackedNetwork:
         return activations + [self.layer(len(self.weights) - 1, activations[-1])]
 
     def output_delta(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """delta^L = dC_k/dz^L (K, n_L, m) of every network, for targets y (m, n_L)."""
+        """eta_k delta^L = eta_k dC_k/dz^L (K, n_L, m) of every network, for targets y (m, n_L)."""
         delta = np.empty_like(z)
         for s, loss in self.losses:
             zt = z[s].transpose(0, 2, 1)  # the costs take examples first: (K, m, n_L)
-            delta[s] = loss.delta(loss.output(zt), y).transpose(0, 2, 1)
+            delta[s] = loss.delta(loss.output(zt), y, self.eta[s, None, None]).transpose(0, 2, 1)
         return delta
 
     def costs(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -107,7 +107,7 @@ class StackedNetwork:
         """One step of gradient descent for every network k on the batch (x, y):
         W <- W - eta_k dC_k/dW, the backprop of scratch.Network on columns, batched over k."""
         *activations, z = self.forward(x)
-        delta = self.output_delta(z, y) * self.eta[:, None, None]  # eta_k delta^L: every gradient gets eta_k
+        delta = self.output_delta(z, y)  # eta_k delta^L: every gradient gets eta_k
         for l in range(len(self.weights) - 1, -1, -1):
             if l > 0:
                 nabla_w = delta @ activations[l].transpose(0, 2, 1)  # (K, n_out, m) x (K, m, n_in)

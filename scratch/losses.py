@@ -8,7 +8,8 @@ Each cost fixes the output activation it assumes and gives
   output(z)    the network's output activations a (output_(z): the same, in place);
   delta(a, y, scale=1, out=None)
                scale dC/dz, the error of the output layer (the 1/m included) times a
-               factor (a training step passes its learning rate), shape (m, 10), written
+               factor (a training step passes its learning rate; a stack, one per network,
+               shaped (K, 1, 1)), shape (m, 10), written
                through a = output(z), which the forward pass already holds; into `out`
                when given.
 
