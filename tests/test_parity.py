@@ -1,5 +1,6 @@
 """One epoch of training on the sample data: the twins follow the same trajectory in float64."""
 import numpy as np
+import pytest
 import torch
 
 import scratch
@@ -65,3 +66,24 @@ def test_train_functions_agree_for_every_loss(sample):
         t_loss, t_acc = torch_ref.evaluate(twin, xt, lt)
         assert abs(s_loss - t_loss) <= 1e-9 * t_loss and s_acc == t_acc
         assert s_acc > 0.5  # one epoch on 4,000 digits already beats chance by far
+
+
+def test_compiled_twin_trains_as_the_eager_one(sample):
+    """torch_ref.train with each step put through torch.compile (torch.func.grad and the SGD
+    update in one graph) ends on the eager twin's weights, also through a last, smaller
+    mini-batch of each epoch (4,000 = 133 x 30 + 10), which compiles a second time."""
+    from experiments.cli import compiler_found
+    if not compiler_found():
+        pytest.skip("torch.compile needs a C++ compiler")
+    x, labels, _, _ = sample.arrays("float64")
+    for activation, loss, lr in [("sigmoid", "mse", 3.0), ("relu", "ce", 0.1)]:
+        net = Network.create([784, 16, 16, 10], activation, loss, scratch.default_init(activation), seed_streams(3)[0])
+        eager, compiled = TwinNet.from_scratch(net), TwinNet.from_scratch(net)
+        for _ in torch_ref.train(eager, x, labels, 2, 30, lr, seed_streams(3)[1]):
+            pass
+        for _ in torch_ref.train(compiled, x, labels, 2, 30, lr, seed_streams(3)[1], compiled=True):
+            pass
+        for ours, theirs, start in zip(sum(compiled.numpy_params(), []), sum(eager.numpy_params(), []),
+                                       net.weights + net.biases):
+            assert rel(ours, theirs) <= 1e-9, (activation, loss)
+            assert np.linalg.norm(ours - start) > 1e-3 * np.linalg.norm(ours)  # every parameter moved

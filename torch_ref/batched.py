@@ -21,6 +21,7 @@ from torch import nn
 
 from scratch.batched import slices
 from scratch.train import epoch_order
+from torch_ref.compiled import compile_step
 from torch_ref.losses import LOSSES
 from torch_ref.network import ACTIVATIONS
 from torch_ref.train import Images, one_hot
@@ -55,9 +56,11 @@ class StackedTwin(nn.Module):
             a = torch.where(uses, f(z), a)
         return a
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits z^L (K, m, n_L) of every network for the examples x (m, n_0)."""
-        (w, b), *rest = self.layers
+    def forward(self, x: torch.Tensor, layers: list | None = None) -> torch.Tensor:
+        """Logits z^L (K, m, n_L) of every network for the examples x (m, n_0). layers: (W_l, b_l)
+        pairs to compute with instead of the model's own (torch.func.grad differentiates with
+        respect to them)."""
+        (w, b), *rest = self.layers if layers is None else layers
         k, n_out, n_in = w.shape
         z = torch.addmm(b.reshape(1, k * n_out), x, w.reshape(k * n_out, n_in).T)  # (m, n_0) x (n_0, K n_1)
         z = z.view(-1, k, n_out).transpose(0, 1)  # (m, K, n_1) -> (K, m, n_1)
@@ -79,31 +82,50 @@ def train(model: StackedTwin, x: np.ndarray, labels: np.ndarray, epochs: int, ba
           rng: np.random.Generator, compiled: bool = False) -> Iterator[int]:
     """torch_ref.train for a stack: every network visits the set in the orders drawn from rng.
 
-    compiled: the weighted cost sum_k eta_k C_k, forward and backward, goes through
-    torch.compile, which fuses the stack's small operations into a few kernels (a C++ compiler
-    is needed); the numbers are the same up to rounding."""
+    compiled: each step (gradient of sum_k eta_k C_k by torch.func.grad, and the update) goes
+    through torch.compile as one graph (torch_ref.compiled), which fuses the stack's small
+    operations into a few kernels (a C++ compiler is needed); the numbers are the same up to
+    rounding."""
     device = model.eta.device
     images = Images(x, device)
     yt = one_hot(labels, images.dtype, device)
-    params = list(model.weights) + list(model.biases)
-
-    def weighted_cost(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        return model.eta @ model.costs(model(xb), yb)  # sum_k eta_k C_k
-    if compiled:
-        from torch._inductor import config as inductor
-        inductor.compile_threads = 1  # no pool of compiling processes beside a one-thread run
-        torch.compiler.reset()  # each stack compiles afresh; a worker's stacks never pile up cached graphs
-        weighted_cost = torch.compile(weighted_cost)
+    step = (compiled_sgd_step if compiled else sgd_step)(model, images, yt)
     n = len(x)
     for epoch in range(1, epochs + 1):
         order = torch.from_numpy(epoch_order(rng, n)).to(device)
         for k in range(0, n, batch_size):
-            batch = order[k:k + batch_size]
-            cost = weighted_cost(images.batch(batch), yt.index_select(0, batch))
-            grads = torch.autograd.grad(cost, params)  # eta_k dC_k/dW for every network k
-            with torch.no_grad():
-                torch._foreach_sub_(params, grads)
+            step(order[k:k + batch_size])
         yield epoch
+
+
+def weighted_cost(model: StackedTwin, xb: torch.Tensor, yb: torch.Tensor, layers: list | None = None) -> torch.Tensor:
+    """sum_k eta_k C_k, whose gradient holds eta_k dC_k/dW for every network k."""
+    return model.eta @ model.costs(model(xb, layers), yb)
+
+
+def sgd_step(model: StackedTwin, images: Images, yt: torch.Tensor):
+    """step(batch): W <- W - eta_k dC_k/dW for every network k, autograd's backward."""
+    params = list(model.weights) + list(model.biases)
+
+    def step(batch: torch.Tensor) -> None:
+        grads = torch.autograd.grad(weighted_cost(model, images.batch(batch), yt.index_select(0, batch)), params)
+        with torch.no_grad():
+            torch._foreach_sub_(params, grads)
+    return step
+
+
+def compiled_sgd_step(model: StackedTwin, images: Images, yt: torch.Tensor):
+    """sgd_step as one compiled function of the parameters, the gradient by torch.func.grad."""
+    params = [p.detach() for p in (*model.weights, *model.biases)]  # the parameters' own memory
+    n = len(model.weights)
+
+    def cost_of(params: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return weighted_cost(model, xb, yb, list(zip(params[:n], params[n:])))
+
+    def step(batch: torch.Tensor) -> None:
+        grads = torch.func.grad(cost_of)(params, images.batch(batch), yt.index_select(0, batch))
+        torch._foreach_sub_(params, grads)
+    return compile_step(step)
 
 
 @torch.no_grad()

@@ -44,13 +44,17 @@ class TwinNet(nn.Module):
                 layer.bias.copy_(torch.from_numpy(b))
         return twin
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, layers: list | None = None) -> torch.Tensor:
+        """Logits z^L (m, n_L) of the examples x (m, n_0). layers: (W_l, b_l) pairs to compute
+        with instead of the model's own (torch.func.grad differentiates with respect to them)."""
+        if layers is None:
+            layers = [(layer.weight, layer.bias) for layer in self.layers]
         # F.linear is what each nn.Linear computes; called directly, it spares a module call
         # per layer (~5 us each on a 2-core machine, a noticeable part of a step at batch 10)
-        *hidden, last = self.layers
-        for layer in hidden:
-            x = self.activation(F.linear(x, layer.weight, layer.bias))
-        return F.linear(x, last.weight, last.bias)
+        *hidden, (w, b) = layers
+        for w_l, b_l in hidden:
+            x = self.activation(F.linear(x, w_l, b_l))
+        return F.linear(x, w, b)
 
     def numpy_params(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         weights = [layer.weight.detach().cpu().numpy().copy() for layer in self.layers]

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from scratch.train import epoch_order
+from torch_ref.compiled import compile_step
 from torch_ref.losses import LOSSES
 from torch_ref.network import TwinNet
 
@@ -48,22 +49,48 @@ def one_hot(labels: np.ndarray, dtype: torch.dtype, device) -> torch.Tensor:
 
 
 def train(model: TwinNet, x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
-          lr: float, rng: np.random.Generator) -> Iterator[int]:
-    """Run `epochs` epochs of SGD, yielding each finished epoch's number (1-based)."""
+          lr: float, rng: np.random.Generator, compiled: bool = False) -> Iterator[int]:
+    """Run `epochs` epochs of SGD, yielding each finished epoch's number (1-based).
+
+    compiled: each step (gradient by torch.func.grad, and SGD's update) goes through
+    torch.compile as one graph (torch_ref.compiled); the numbers are the same up to rounding."""
     device = next(model.parameters()).device
     images = Images(x, device)
     yt = one_hot(labels, images.dtype, device)
-    cost = LOSSES[model.loss]
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    step = (compiled_sgd_step if compiled else sgd_step)(model, lr, images, yt)
     n = len(x)
     for epoch in range(1, epochs + 1):
         order = torch.from_numpy(epoch_order(rng, n)).to(device)
         for k in range(0, n, batch_size):
-            batch = order[k:k + batch_size]  # gathered per mini-batch, as in scratch.train
-            optimizer.zero_grad(set_to_none=True)
-            cost(model(images.batch(batch)), yt.index_select(0, batch)).backward()
-            optimizer.step()
+            step(order[k:k + batch_size])  # the batch gathered per mini-batch, as in scratch.train
         yield epoch
+
+
+def sgd_step(model: TwinNet, lr: float, images: Images, yt: torch.Tensor):
+    """step(batch): one step of torch.optim.SGD on the examples at `batch`, autograd's backward."""
+    cost = LOSSES[model.loss]
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+
+    def step(batch: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        cost(model(images.batch(batch)), yt.index_select(0, batch)).backward()
+        optimizer.step()
+    return step
+
+
+def compiled_sgd_step(model: TwinNet, lr: float, images: Images, yt: torch.Tensor):
+    """sgd_step as one compiled function: grad C by torch.func.grad, then W <- W - lr grad C,
+    the update of torch.optim.SGD without momentum (its foreach form), in place."""
+    cost = LOSSES[model.loss]
+    params = [p.detach() for p in model.parameters()]  # W_1, b_1, W_2, ...: the parameters' own memory
+
+    def cost_of(params: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return cost(model(xb, list(zip(params[0::2], params[1::2]))), yb)
+
+    def step(batch: torch.Tensor) -> None:
+        grads = torch.func.grad(cost_of)(params, images.batch(batch), yt.index_select(0, batch))
+        torch._foreach_add_(params, grads, alpha=-lr)
+    return compile_step(step)
 
 
 @torch.no_grad()
