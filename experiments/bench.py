@@ -8,9 +8,12 @@ same run.
 
   scratch          scratch.train, one configuration
   torch            torch_ref.train (autograd, torch.optim.SGD), one configuration
+  torch_compiled   torch_ref.train with each step put through torch.compile (torch.func.grad
+                   and SGD's update as one graph, torch_ref.compiled)
   batched_scratch  scratch.batched, K configurations of one seed of the full grid (cost x
                    activation x lr) at once; figures per configuration
   batched_torch    torch_ref.batched, the same in torch
+  batched_torch_compiled  the same with each step put through torch.compile
   sklearn          MLPClassifier((16, 16), logistic, plain SGD), one partial_fit epoch
   per_example      Nielsen's loop: backprop one example at a time within each mini-batch
   naive_torch      nn.Sequential, torch.optim.SGD and indexing of every mini-batch
@@ -23,8 +26,10 @@ from multiprocessing import get_context
 
 import numpy as np
 
-CASES = ("scratch", "torch", "batched_scratch", "batched_torch", "sklearn", "per_example", "naive_torch")
-TORCH_CASES = ("torch", "batched_torch", "naive_torch")
+CASES = ("scratch", "torch", "torch_compiled", "batched_scratch", "batched_torch", "batched_torch_compiled",
+         "sklearn", "per_example", "naive_torch")
+TORCH_CASES = ("torch", "torch_compiled", "batched_torch", "batched_torch_compiled", "naive_torch")
+COMPILED_CASES = ("torch_compiled", "batched_torch_compiled")  # torch.compile: a C++ compiler is needed
 
 
 def epochs_of(case: str, x, labels, batch_size: int, device: str, configs: int):
@@ -55,15 +60,16 @@ def epochs_of(case: str, x, labels, batch_size: int, device: str, configs: int):
         return (model.partial_fit(x, labels, classes=np.arange(10)) for _ in iter(int, 1))
     import torch
     torch.set_num_threads(1)
-    if case == "torch":
+    compiled = case in COMPILED_CASES
+    if case in ("torch", "torch_compiled"):
         import torch_ref
         net = scratch.Network.create([784, 16, 16, 10], "sigmoid", "mse", "lecun", init_rng, x.dtype.name)
         model = torch_ref.TwinNet.from_scratch(net, device)
-        return torch_ref.train(model, x, labels, 10 ** 6, batch_size, 0.3, order_rng)
-    if case == "batched_torch":
+        return torch_ref.train(model, x, labels, 10 ** 6, batch_size, 0.3, order_rng, compiled)
+    if case in ("batched_torch", "batched_torch_compiled"):
         from torch_ref import batched as torch_batched
         model = torch_batched.StackedTwin.from_scratch(grid_stack(configs, x.dtype.name), device)
-        return torch_batched.train(model, x, labels, 10 ** 6, batch_size, order_rng)
+        return torch_batched.train(model, x, labels, 10 ** 6, batch_size, order_rng, compiled)
     if case == "naive_torch":
         return naive_torch_epochs(x, labels, batch_size, device, order_rng)
     raise ValueError(case)

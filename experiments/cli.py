@@ -7,10 +7,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from experiments.bench import CASES as BENCH_CASES, COMPILED_CASES
 from experiments.config import ENGINES, RunConfig
 from experiments.errors import UsageError
-
-BENCH_CASES = ("scratch", "torch", "batched_scratch", "batched_torch", "sklearn", "per_example", "naive_torch")
 
 
 class Parser(argparse.ArgumentParser):
@@ -121,7 +120,8 @@ def build_parser() -> Parser:
                    help="torch devices: auto is cpu, and cuda too when present (default: auto)")
     p.add_argument("--repeats", type=positive_int, default=3, help="epochs measured per case (default: 3)")
     p.add_argument("--batch-sizes", type=sizes_list, default=(10, 100, 1000), help="(default: 10,100,1000)")
-    p.add_argument("--cases", default=",".join(BENCH_CASES), help=f"(default: {','.join(BENCH_CASES)})")
+    p.add_argument("--cases", default=None,
+                   help=f"(default: {','.join(BENCH_CASES)}; the _compiled ones only where a C++ compiler is found)")
     p.add_argument("--configs", type=positive_int, default=36,
                    help="configurations in a batched stack, as one seed of the full grid (default: 36)")
     p.add_argument("--dtype", default="float64", choices=("float32", "float64"), help="(default: float64)")
@@ -132,13 +132,19 @@ def build_parser() -> Parser:
 def cmd_bench(args) -> int:
     import json
     import pandas as pd
-    from experiments.bench import CASES, machine, run_bench
+    from experiments.bench import machine, run_bench
     from experiments.data import load_dataset
 
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = [c for c in cases if c not in CASES]
+    cases = [c.strip() for c in (args.cases or ",".join(BENCH_CASES)).split(",") if c.strip()]
+    unknown = [c for c in cases if c not in BENCH_CASES]
     if unknown or not cases:
-        raise UsageError(f"unknown case {unknown[0] if unknown else args.cases!r}; choose from {', '.join(CASES)}")
+        raise UsageError(f"unknown case {unknown[0] if unknown else args.cases!r}; choose from {', '.join(BENCH_CASES)}")
+    if not compiler_found() and any(c in COMPILED_CASES for c in cases):
+        if args.cases:
+            raise UsageError(f"the cases {', '.join(COMPILED_CASES)} need a C++ compiler (g++ or clang++, or $CXX) "
+                             "for torch.compile; install one or leave them out of --cases")
+        cases = [c for c in cases if c not in COMPILED_CASES]
+        print(f"no C++ compiler for torch.compile: leaving out {', '.join(COMPILED_CASES)}", flush=True)
     import torch
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("device 'cuda' asked for but CUDA is not available here; use --device cpu or auto")

@@ -63,6 +63,15 @@ def test_compiled_engine_without_a_cxx_compiler_is_a_usage_error(capsys, tmp_pat
     assert not any(tmp_path.iterdir())  # nothing written
 
 
+def test_compiled_bench_cases_without_a_cxx_compiler_are_a_usage_error(capsys, tmp_path, monkeypatch):
+    import shutil
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    code, _, err = run_main(["bench", "--dataset", "sample", "--cases", "scratch,torch_compiled", "--out",
+                             str(tmp_path)], capsys)
+    assert code == 2 and "C++ compiler" in err and "--cases" in err and len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
 @pytest.mark.parametrize("dataset,folder", [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
 def test_missing_data_says_what_to_run(capsys, tmp_path, dataset, folder):
     code, _, err = run_main(["train", "--dataset", dataset, "--data-root", str(tmp_path / "none"),
