@@ -145,17 +145,13 @@ def epoch_seconds(device: str) -> float:
 
 
 def machine() -> dict:
+    import os
     import torch
     from threadpoolctl import threadpool_info
-    import os
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-            "torch": torch.__version__, "blas": sorted({f"{i['internal_api']} {i['version']}" for i in threadpool_info()}),
+    from experiments.host import cpu
+    return {**cpu(), "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count(),
+            "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+            "blas": sorted({f"{i['internal_api']} {i['version']}" for i in threadpool_info()}),
             "gpu": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}
 
 

@@ -28,6 +28,7 @@ from experiments.config import ENGINES, RunConfig
 from experiments.data import Dataset, load_dataset
 from experiments.errors import UsageError
 from experiments.execute import execute, execute_stack, stacks
+from experiments.host import cpu
 from experiments.progress import Progress
 from experiments.results import ResultsDir
 
@@ -120,7 +121,7 @@ def manifest(grid_name: str, axes: dict, configs: list[RunConfig], checksums: di
         "grid": grid_name, "axes": axes, "runs": len(configs),
         "configs": [c.row() | {"run_id": c.run_id} for c in configs],
         "python": platform.python_version(), "numpy": np.__version__, "torch": importlib.metadata.version("torch"),
-        "platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+        "platform": platform.platform(), **cpu(),
         "cpu_count": os.cpu_count(), "cuda_devices": cuda_devices() if uses_gpu else None,
         "data_checksums": checksums, "git_commit": git_commit(), "workers": workers, "scheduler": scheduler,
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "finished": None,
