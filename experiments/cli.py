@@ -172,8 +172,8 @@ def cmd_bench(args) -> int:
     (out / "machine.json").write_text(json.dumps(info, indent=2) + "\n")
     cols = ["case", "batch_size", "device", "sec_per_epoch", "samples_per_s", "peak_rss_mb",
             "speedup_vs_sklearn", "speedup_vs_per_example", "speedup_vs_naive_torch"]
-    print(f"\n{info['cpu']} ({info['torch_cpu_capability']}), {info['cores']} cores, numpy {info['numpy']}, torch {info['torch']}, "
-          f"{', '.join(info['blas'])}; one compute thread per case, median of {args.repeats} epochs")
+    print(f"\n{info['cpu']} ({info['torch_cpu_capability']}), {info['cores']} cores, numpy {info['numpy']}, "
+          f"torch {info['torch']}, {', '.join(info['blas'])}; one compute thread per case, median of {args.repeats} epochs")
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print(f"wrote {out / 'bench.csv'} and {out / 'machine.json'}")
     return 0

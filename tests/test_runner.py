@@ -29,7 +29,8 @@ def test_reference_tables(reference):
     assert runs.run_id.nunique() == 4 and set(runs.status) == {"ok"}
     assert sorted(os.listdir(out / "params")) == sorted(f"{r}-{i}.npz" for r, i in zip(runs.run_id, runs.impl))
     manifest = (out / "manifest.json").read_text()
-    for key in ('"numpy"', '"torch"', '"cpu"', '"simd"', '"cpu_count"', '"data_checksums"', '"git_commit"', '"started"', '"finished"'):
+    for key in ('"numpy"', '"torch"', '"cpu"', '"simd"', '"cpu_count"', '"data_checksums"', '"git_commit"',
+                '"started"', '"finished"'):
         assert key in manifest
 
 
