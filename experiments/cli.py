@@ -86,6 +86,9 @@ def build_parser() -> Parser:
     add_config_flags(p)
     add_data_flags(p)
     p.add_argument("--out", default="results/train", help="results folder (default: results/train)")
+    p.add_argument("--compiled", action="store_true",
+                   help="torch: each step (torch.func.grad and the update) as one torch.compile graph, the same "
+                        "numbers up to rounding; needs a C++ compiler, compiles for 10-20 s first (default: off)")
 
     p = sub.add_parser("gradcheck", help="compare scratch gradients with torch and finite differences")
     p.add_argument("--dtype", default="float64", choices=("float32", "float64"), help="(default: float64)")
@@ -260,6 +263,11 @@ def cmd_train(args) -> int:
                        activation=args.activation, loss=args.loss, lr=args.lr, batch_size=args.batch_size,
                        epochs=args.epochs, seed=args.seed, init=args.init, dtype=args.dtype).resolved()
     check_devices([config])
+    if args.compiled and config.impl != "torch":
+        raise UsageError("--compiled puts the torch twin's step through torch.compile; use it with --impl torch")
+    if args.compiled and not compiler_found():
+        raise UsageError("--compiled needs a C++ compiler (g++ or clang++, or $CXX) for torch.compile; "
+                         "install one or leave --compiled out")
     dataset = load_dataset(config.dataset, args.data_root, args.download)
     if config.batch_size > len(dataset.train_labels):
         raise UsageError(f"batch_size {config.batch_size} is larger than the {len(dataset.train_labels)} "
@@ -278,7 +286,7 @@ def cmd_train(args) -> int:
               flush=True)
 
     out.drop_incomplete()
-    run_row, _, (weights, biases) = execute(config, dataset, on_epoch)
+    run_row, _, (weights, biases) = execute(config, dataset, on_epoch, args.compiled)
     out.save_params(run_row["run_id"], run_row["impl"], weights, biases)
     out.append("runs.csv", [run_row])
     print(f"{run_row['status']}: final test accuracy {100 * run_row['final_test_acc']:.2f}%, "

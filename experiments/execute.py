@@ -23,8 +23,10 @@ def seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(init_seq), np.random.default_rng(order_seq)
 
 
-def build(c: RunConfig, init_rng: np.random.Generator, order_rng: np.random.Generator, x, labels):
-    """(epochs iterator, evaluate(x, labels), params() -> (weights, biases), device name)."""
+def build(c: RunConfig, init_rng: np.random.Generator, order_rng: np.random.Generator, x, labels,
+          compiled: bool = False):
+    """(epochs iterator, evaluate(x, labels), params() -> (weights, biases), device name).
+    compiled: the twin's step goes through torch.compile (torch_ref.train)."""
     net = scratch.Network.create(list(c.sizes), c.activation, c.loss, c.init, init_rng, c.dtype)
     if c.impl == "scratch":
         return (scratch.train(net, x, labels, c.epochs, c.batch_size, c.lr, order_rng),
@@ -33,7 +35,7 @@ def build(c: RunConfig, init_rng: np.random.Generator, order_rng: np.random.Gene
     import torch_ref
     device = torch_ref.resolve_device(c.device)
     model = torch_ref.TwinNet.from_scratch(net, device)
-    return (torch_ref.train(model, x, labels, c.epochs, c.batch_size, c.lr, order_rng),
+    return (torch_ref.train(model, x, labels, c.epochs, c.batch_size, c.lr, order_rng, compiled),
             lambda xe, le: torch_ref.evaluate(model, xe, le),
             model.numpy_params, device.type)
 
@@ -70,9 +72,10 @@ def run_row(c: RunConfig, run_id: str, device: str, status: str, rows: list[dict
             "best_epoch": best["epoch"], "wall_s": round(wall_s, 4)}
 
 
-def execute(config: RunConfig, dataset: Dataset,
-            on_epoch: Callable[[dict], None] | None = None) -> tuple[dict, list[dict], tuple]:
+def execute(config: RunConfig, dataset: Dataset, on_epoch: Callable[[dict], None] | None = None,
+            compiled: bool = False) -> tuple[dict, list[dict], tuple]:
     """Train one configuration; returns (runs.csv row, epochs.csv rows, (weights, biases)).
+    compiled: a torch run's step goes through torch.compile (torch_ref.train).
 
     After every epoch the cost and accuracy are measured on the whole training and test
     sets. A run whose cost becomes NaN or infinite stops with status `diverged`.
@@ -83,7 +86,7 @@ def execute(config: RunConfig, dataset: Dataset,
     start = time.perf_counter()
     # a diverging run overflows on its way to inf/NaN, which is recorded as its status
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        epochs, evaluate, params, device = build(c, init_rng, order_rng, data[0], data[1])
+        epochs, evaluate, params, device = build(c, init_rng, order_rng, data[0], data[1], compiled)
         (rows,), (live,) = record_epochs([c], epochs, lambda xe, le: np.atleast_1d(*evaluate(xe, le)),
                                          data, on_epoch, start)
     status = "ok" if live else "diverged"

@@ -70,9 +70,10 @@ def units(configs: list[RunConfig], engine: str) -> list[list[RunConfig]]:
 def run_unit(unit: list[RunConfig], data: Dataset, on_epoch=None, engine: str = "batched") -> list[tuple]:
     """[(runs row, epoch rows, parameters)] of a unit's runs."""
     single_thread(unit[0])
+    compiled = engine == "compiled"
     if len(unit) == 1:
-        return [execute(unit[0], data, on_epoch)]
-    return execute_stack(unit, data, on_epoch, compiled=engine == "compiled")
+        return [execute(unit[0], data, on_epoch, compiled)]
+    return execute_stack(unit, data, on_epoch, compiled)
 
 
 _epochs_out = None  # in a worker of a local pool: the queue that carries epoch rows to the client's progress

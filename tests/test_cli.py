@@ -35,6 +35,7 @@ BAD = [
     (["train", "--dataset", "cifar"], "cifar"),
     (["train", "--batch-size", "5000"], "5000"),
     (["train", "--impl", "scratch", "--device", "cuda"], "cuda"),
+    (["train", "--impl", "scratch", "--compiled"], "--impl torch"),
 ]
 
 
@@ -61,6 +62,36 @@ def test_compiled_engine_without_a_cxx_compiler_is_a_usage_error(capsys, tmp_pat
     code, _, err = run_main(["run", "--grid", "default", "--engine", "compiled", "--out", str(tmp_path)], capsys)
     assert code == 2 and "C++ compiler" in err and "--engine batched" in err and len(err.strip().splitlines()) == 1
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_compiled_train_without_a_cxx_compiler_is_a_usage_error(capsys, tmp_path, monkeypatch):
+    import shutil
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    code, _, err = run_main(["train", "--impl", "torch", "--compiled", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "C++ compiler" in err and len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_compiled_train_gives_the_eager_numbers(capsys, tmp_path, monkeypatch):
+    import importlib
+    from experiments.cli import compiler_found
+    from torch_ref.compiled import compile_step
+    if not compiler_found():
+        pytest.skip("no C++ compiler for torch.compile")
+    compiles = []
+    torch_train = importlib.import_module("torch_ref.train")  # the module (torch_ref.train is also its function)
+    monkeypatch.setattr(torch_train, "compile_step", lambda step: compiles.append(step) or compile_step(step))
+    tables = []
+    for flags in ([], ["--compiled"]):
+        out = tmp_path / ("compiled" if flags else "eager")
+        code, _, err = run_main(["train", "--impl", "torch", "--dtype", "float64", "--lr", "0.3", "--epochs", "2",
+                                 "--out", str(out)] + flags, capsys)
+        assert code == 0, err
+        tables.append(pd.read_csv(out / "epochs.csv"))
+    eager, compiled = tables
+    assert len(compiles) == 1  # the --compiled run, and it alone, compiled its step
+    for column in ("train_loss", "test_loss", "train_acc", "test_acc"):
+        assert ((compiled[column] - eager[column]).abs() <= 1e-9 * eager[column].abs()).all(), column
 
 
 def test_compiled_bench_cases_without_a_cxx_compiler_are_a_usage_error(capsys, tmp_path, monkeypatch):
