@@ -1,4 +1,5 @@
-"""The twin and the batched torch engine on CUDA give the CPU's numbers (skipped without a GPU)."""
+"""The twin and the batched torch engine, eager and compiled, on CUDA give the CPU's eager numbers
+(skipped without a GPU)."""
 import pytest
 import torch
 
@@ -14,10 +15,13 @@ def close(a: list[dict], b: list[dict]) -> bool:
     return all(abs(x[m] - y[m]) <= 1e-9 * max(abs(y[m]), 1e-12) for x, y in zip(a, b) for m in METRICS)
 
 
-def test_twin_on_cuda_equals_cpu(sample):
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_twin_on_cuda_equals_cpu(sample, compiled):
+    if compiled and not compiler_found():
+        pytest.skip("torch.compile needs a C++ compiler")
     config = RunConfig(impl="torch", device="cpu", activation="relu", loss="ce", lr=0.1, epochs=2)
     cpu_row, cpu_rows, _ = execute(config, sample)
-    cuda_row, cuda_rows, _ = execute(RunConfig(**{**config.__dict__, "device": "cuda"}), sample)
+    cuda_row, cuda_rows, _ = execute(RunConfig(**{**config.__dict__, "device": "cuda"}), sample, compiled=compiled)
     assert cuda_row["device"] == "cuda" and cuda_row["run_id"] == cpu_row["run_id"]
     assert close(cuda_rows, cpu_rows)
 
