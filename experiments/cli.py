@@ -138,14 +138,14 @@ def cmd_bench(args) -> int:
     from experiments.bench import machine, run_bench
     from experiments.data import load_dataset
 
-    cases = [c.strip() for c in (args.cases or ",".join(BENCH_CASES)).split(",") if c.strip()]
+    chosen = args.cases is not None
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()] if chosen else list(BENCH_CASES)
     unknown = [c for c in cases if c not in BENCH_CASES]
     if unknown or not cases:
         raise UsageError(f"unknown case {unknown[0] if unknown else args.cases!r}; choose from {', '.join(BENCH_CASES)}")
-    if not compiler_found() and any(c in COMPILED_CASES for c in cases):
-        if args.cases:
-            raise UsageError(f"the cases {', '.join(COMPILED_CASES)} need a C++ compiler (g++ or clang++, or $CXX) "
-                             "for torch.compile; install one or leave them out of --cases")
+    if chosen and any(c in COMPILED_CASES for c in cases):
+        require_compiler(f"the cases {', '.join(COMPILED_CASES)}", "leave them out of --cases")
+    elif not compiler_found():
         cases = [c for c in cases if c not in COMPILED_CASES]
         print(f"no C++ compiler for torch.compile: leaving out {', '.join(COMPILED_CASES)}", flush=True)
     import torch
@@ -215,12 +215,17 @@ def compiler_found() -> bool:
     return bool(shutil.which(os.environ.get("CXX", "g++")) or shutil.which("clang++"))
 
 
+def require_compiler(what: str, instead: str) -> None:
+    """Fail with one line, before any work, if torch.compile would find no C++ compiler."""
+    if not compiler_found():
+        raise UsageError(f"{what}: torch.compile needs a C++ compiler (g++ or clang++, or $CXX); "
+                         f"install one or {instead}")
+
+
 def check_compiler(configs, engine: str) -> None:
     """Fail before any run if the compiled engine has torch runs and no compiler."""
-    torch_runs = any(c.impl == "torch" for c in configs)
-    if engine == "compiled" and torch_runs and not compiler_found():
-        raise UsageError("--engine compiled needs a C++ compiler (g++ or clang++, or $CXX) for torch.compile; "
-                         "install one or use --engine batched")
+    if engine == "compiled" and any(c.impl == "torch" for c in configs):
+        require_compiler("--engine compiled", "use --engine batched")
 
 
 def cmd_run(args) -> int:
@@ -265,9 +270,8 @@ def cmd_train(args) -> int:
     check_devices([config])
     if args.compiled and config.impl != "torch":
         raise UsageError("--compiled puts the torch twin's step through torch.compile; use it with --impl torch")
-    if args.compiled and not compiler_found():
-        raise UsageError("--compiled needs a C++ compiler (g++ or clang++, or $CXX) for torch.compile; "
-                         "install one or leave --compiled out")
+    if args.compiled:
+        require_compiler("--compiled", "leave --compiled out")
     dataset = load_dataset(config.dataset, args.data_root, args.download)
     if config.batch_size > len(dataset.train_labels):
         raise UsageError(f"batch_size {config.batch_size} is larger than the {len(dataset.train_labels)} "
