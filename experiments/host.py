@@ -13,17 +13,12 @@ SIMD = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni",
 def cpu() -> dict:
     """{"cpu": model name, "simd": the SIMD sets among SIMD that the CPU reports} (Linux's
     /proc/cpuinfo; elsewhere the processor's name and an empty list)."""
-    model, flags = platform.processor() or platform.machine(), set()
+    model, info = platform.processor() or platform.machine(), {}
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and value.strip():
-                    model = value.strip()
-                elif key.strip() in ("flags", "Features"):
-                    flags = set(value.split())
-                if model and flags and key.strip() == "":
-                    break  # the first processor's entry is enough
+            first = f.read().split("\n\n", 1)[0]  # the first processor's entry
+        info = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in first.splitlines())}
     except OSError:
         pass
-    return {"cpu": model, "simd": [s for s in SIMD if s in flags]}
+    flags = set((info.get("flags") or info.get("Features", "")).split())
+    return {"cpu": info.get("model name") or model, "simd": [s for s in SIMD if s in flags]}
