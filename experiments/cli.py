@@ -142,7 +142,8 @@ def cmd_bench(args) -> int:
     cases = [c.strip() for c in args.cases.split(",") if c.strip()] if chosen else list(BENCH_CASES)
     unknown = [c for c in cases if c not in BENCH_CASES]
     if unknown or not cases:
-        raise UsageError(f"unknown case {unknown[0] if unknown else args.cases!r}; choose from {', '.join(BENCH_CASES)}")
+        named = unknown[0] if unknown else args.cases
+        raise UsageError(f"unknown case {named!r}; choose from {', '.join(BENCH_CASES)}")
     if chosen and any(c in COMPILED_CASES for c in cases):
         require_compiler(f"the cases {', '.join(COMPILED_CASES)}", "leave them out of --cases")
     elif not compiler_found():
@@ -176,7 +177,8 @@ def cmd_bench(args) -> int:
     cols = ["case", "batch_size", "device", "sec_per_epoch", "samples_per_s", "peak_rss_mb",
             "speedup_vs_sklearn", "speedup_vs_per_example", "speedup_vs_naive_torch"]
     print(f"\n{info['cpu']} ({info['torch_cpu_capability']}), {info['cores']} cores, numpy {info['numpy']}, "
-          f"torch {info['torch']}, {', '.join(info['blas'])}; one compute thread per case, median of {args.repeats} epochs")
+          f"torch {info['torch']}, {', '.join(info['blas'])}; one compute thread per case, "
+          f"median of {args.repeats} epochs")
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print(f"wrote {out / 'bench.csv'} and {out / 'machine.json'}")
     return 0
