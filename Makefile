@@ -1,11 +1,12 @@
-# make run   trains the default grid on the embedded sample data (creates .venv when missing)
-# make test  runs the test suite (creates .venv when missing)
-# make cuda  on a machine with a GPU: the CUDA tests, then the benchmark on it into results/bench-cuda
+# make run    trains the default grid on the embedded sample data, then prints its table (creates .venv when missing)
+# make test   runs the test suite (creates .venv when missing)
+# make lint   checks the code with ruff
+# make cuda   on a machine with a GPU: the CUDA tests, then the benchmark on it into results/bench-cuda
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test cuda gradcheck bench clean
+.PHONY: run test lint cuda gradcheck bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,20 +15,23 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed
-	$(PY) -m experiments run --grid default --workers 2
+	$(VENV)/bin/mlp-twins run --grid default --workers 2
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
 cuda: $(VENV)/.installed
 	$(PY) -m pytest -q -rs tests/test_cuda.py
-	$(PY) -m experiments bench --device cuda --out results/bench-cuda
+	$(VENV)/bin/mlp-twins bench --device cuda --out results/bench-cuda
 
 gradcheck: $(VENV)/.installed
-	$(PY) -m experiments gradcheck
+	$(VENV)/bin/mlp-twins gradcheck
 
 bench: $(VENV)/.installed
-	$(PY) -m experiments bench
+	$(VENV)/bin/mlp-twins bench
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

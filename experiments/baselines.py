@@ -10,7 +10,7 @@ import numpy as np
 from scratch.activations import sigmoid, sigmoid_prime
 
 
-def per_example_epoch(weights, biases, x: np.ndarray, y: np.ndarray, batch_size: int, eta: float,
+def per_example_epoch(weights, biases, x: np.ndarray, y: np.ndarray, batch_size: int, lr: float,
                       order: np.ndarray) -> None:
     """One epoch of the textbook loop; updates `weights` (out, in) and `biases` (out, 1) in place."""
     for k in range(0, len(x), batch_size):
@@ -20,7 +20,7 @@ def per_example_epoch(weights, biases, x: np.ndarray, y: np.ndarray, batch_size:
         for i in batch:
             activation = x[i].reshape(-1, 1)
             activations, zs = [activation], []
-            for w, b in zip(weights, biases):
+            for w, b in zip(weights, biases, strict=True):
                 z = w @ activation + b
                 zs.append(z)
                 activation = sigmoid(z)
@@ -32,14 +32,14 @@ def per_example_epoch(weights, biases, x: np.ndarray, y: np.ndarray, batch_size:
                 delta = (weights[-l + 1].T @ delta) * sigmoid_prime(zs[-l])
                 nabla_w[-l] += delta @ activations[-l - 1].T
                 nabla_b[-l] += delta
-        for w, b, nw, nb in zip(weights, biases, nabla_w, nabla_b):
-            w -= eta / len(batch) * nw
-            b -= eta / len(batch) * nb
+        for w, b, nw, nb in zip(weights, biases, nabla_w, nabla_b, strict=True):
+            w -= lr / len(batch) * nw
+            b -= lr / len(batch) * nb
 
 
-def sklearn_classifier(batch_size: int, eta: float, seed: int = 0):
+def sklearn_classifier(batch_size: int, lr: float, seed: int = 0):
     """An MLPClassifier set up to train one epoch per call of partial_fit."""
     from sklearn.neural_network import MLPClassifier
     return MLPClassifier(hidden_layer_sizes=(16, 16), activation="logistic", solver="sgd", momentum=0.0,
-                         nesterovs_momentum=False, learning_rate_init=eta, batch_size=batch_size,
+                         nesterovs_momentum=False, learning_rate_init=lr, batch_size=batch_size,
                          alpha=0.0, shuffle=True, random_state=seed)

@@ -32,61 +32,63 @@ TORCH_CASES = ("torch", "torch_compiled", "batched_torch", "batched_torch_compil
 COMPILED_CASES = ("torch_compiled", "batched_torch_compiled")  # torch.compile: a C++ compiler is needed
 
 
-def epochs_of(case: str, x, labels, batch_size: int, device: str, configs: int):
-    """An iterator that trains one epoch per step (the network: sigmoid, quadratic cost)."""
-    import scratch
-    from experiments.execute import seed_streams
-    from scratch.train import epoch_order, one_hot
-    init_rng, order_rng = seed_streams(0)
-    if case == "scratch":
-        net = scratch.Network.create([784, 16, 16, 10], "sigmoid", "mse", "lecun", init_rng, x.dtype.name)
-        return scratch.train(net, x, labels, 10 ** 6, batch_size, 0.3, order_rng)
-    if case == "batched_scratch":
-        from scratch import batched
-        return batched.train(grid_stack(configs, x.dtype.name), x, labels, 10 ** 6, batch_size, order_rng)
+def bench_config(impl: str, device: str, batch_size: int, dtype: str, dataset: str):
+    """The benchmark's network: sigmoid, quadratic loss, lr 0.3, all training images, unending."""
+    from experiments.config import RunConfig
+    return RunConfig(impl=impl, device=device, dataset=dataset, activation="sigmoid", loss="mse", lr=0.3,
+                     init="lecun", batch_size=batch_size, epochs=10 ** 6, dtype=dtype, val_size=0)
+
+
+def epochs_of(case: str, train, batch_size: int, device: str, configs: int, dataset: str):
+    """An iterator that trains one epoch per step; train: the training Part (x, labels)."""
+    from dataclasses import replace
+
+    from experiments.execute import build, build_stack
+    x, labels = train
+    dtype = x.dtype.name
+    impl = "torch" if case in TORCH_CASES else "scratch"
+    if case in ("torch", "torch_compiled", "batched_torch", "batched_torch_compiled", "naive_torch"):
+        import torch
+        torch.set_num_threads(1)
+    config = bench_config(impl, device, batch_size, dtype, dataset)
+    compiled = case in COMPILED_CASES
+    if case in ("scratch", "torch", "torch_compiled"):
+        return build(config, train, compiled)[0]
+    if case in ("batched_scratch", "batched_torch", "batched_torch_compiled"):
+        stack = [replace(c, impl=impl, device=config.device, dataset=dataset, batch_size=batch_size,
+                         epochs=config.epochs, dtype=dtype, val_size=0) for c in grid_stack(configs)]
+        return build_stack(stack, train, compiled)[0]
+    from experiments.execute import initial_network, seed_streams
+    from scratch.train import one_hot
     if case == "per_example":
         from experiments.baselines import per_example_epoch
-        net = scratch.Network.create([784, 16, 16, 10], "sigmoid", "mse", "lecun", init_rng, x.dtype.name)
+        net = initial_network(config)
         weights, biases = net.weights, [b.reshape(-1, 1).copy() for b in net.biases]
         y = one_hot(labels, x.dtype)
-        return (per_example_epoch(weights, biases, x, y, batch_size, 0.3, epoch_order(order_rng, len(x)))
+        order_rng = seed_streams(0)[1]
+        return (per_example_epoch(weights, biases, x, y, batch_size, 0.3, order_rng.permutation(len(x)))
                 for _ in iter(int, 1))
     if case == "sklearn":
         import warnings
+
         from sklearn.exceptions import ConvergenceWarning
+
         from experiments.baselines import sklearn_classifier
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = sklearn_classifier(batch_size, 0.3)
         return (model.partial_fit(x, labels, classes=np.arange(10)) for _ in iter(int, 1))
-    import torch
-    torch.set_num_threads(1)
-    compiled = case in COMPILED_CASES
-    if case in ("torch", "torch_compiled"):
-        import torch_ref
-        net = scratch.Network.create([784, 16, 16, 10], "sigmoid", "mse", "lecun", init_rng, x.dtype.name)
-        model = torch_ref.TwinNet.from_scratch(net, device)
-        return torch_ref.train(model, x, labels, 10 ** 6, batch_size, 0.3, order_rng, compiled)
-    if case in ("batched_torch", "batched_torch_compiled"):
-        from torch_ref import batched as torch_batched
-        model = torch_batched.StackedTwin.from_scratch(grid_stack(configs, x.dtype.name), device)
-        return torch_batched.train(model, x, labels, 10 ** 6, batch_size, order_rng, compiled)
     if case == "naive_torch":
-        return naive_torch_epochs(x, labels, batch_size, device, order_rng)
+        return naive_torch_epochs(x, labels, batch_size, device, seed_streams(0)[1])
     raise ValueError(case)
 
 
-def grid_stack(configs: int, dtype: str):
-    """The first `configs` networks of one seed of the full grid, in the grid's stack order
-    (by cost), stacked; past the 36 of a seed they repeat."""
-    import scratch
-    from scratch import batched
-    from experiments.execute import seed_streams, stacks
+def grid_stack(configs: int) -> list:
+    """The first `configs` configurations of one seed of the full grid, in the grid's stack
+    order (by loss); past the 36 of a seed they repeat."""
+    from experiments.execute import stacks
     from experiments.grid import expand, read_grid
     (grid,) = stacks(expand(read_grid("full")[1], ["seed=0", "impl=scratch"]))
-    chosen = [grid[k % len(grid)].resolved() for k in range(configs)]
-    nets = [scratch.Network.create([784, 16, 16, 10], c.activation, c.loss, c.init, seed_streams(0)[0], dtype)
-            for c in chosen]
-    return batched.StackedNetwork(nets, [c.lr for c in chosen])
+    return [grid[k % len(grid)] for k in range(configs)]
 
 
 def naive_torch_epochs(x, labels, batch_size, device, rng):
@@ -125,11 +127,12 @@ def start(case: str, batch_size: int, dataset: str, data_root, device: str, conf
     """Runs in the case's own process: load the data and build the case; the training-set size."""
     global _epochs
     from threadpoolctl import threadpool_limits
+
     from experiments.data import load_dataset
     threadpool_limits(1)
-    x, labels, _, _ = load_dataset(dataset, data_root).arrays(dtype)
-    _epochs = epochs_of(case, x, labels, batch_size, device, configs)
-    return len(x)
+    train = load_dataset(dataset, data_root).arrays(dtype)["train"]
+    _epochs = epochs_of(case, train, batch_size, device, configs, dataset)
+    return len(train.x)
 
 
 def epoch_seconds(device: str) -> float:
@@ -146,8 +149,10 @@ def epoch_seconds(device: str) -> float:
 
 def machine() -> dict:
     import os
+
     import torch
     from threadpoolctl import threadpool_info
+
     from experiments.host import cpu
     return {**cpu(), "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count(),
             "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,

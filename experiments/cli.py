@@ -1,52 +1,74 @@
-"""The command line: python -m experiments {train, gradcheck, run, inspect, bench} ...
+"""The command line: mlp-twins (or python -m experiments) {train, gradcheck, run, inspect, bench} ...
 
 Every user mistake ends with one line on stderr and exit status 2; tracebacks are for bugs.
 """
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
-from experiments.bench import CASES as BENCH_CASES, COMPILED_CASES
-from experiments.config import ENGINES, RunConfig
+from experiments import __version__
+from experiments.bench import CASES as BENCH_CASES
+from experiments.bench import COMPILED_CASES
+from experiments.config import ENGINES, RANGES, RunConfig, format_sizes, parse_sizes
 from experiments.errors import UsageError
+
+PROG = "mlp-twins"
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: `experiments train: error: ...` and status 2."""
+    """argparse with one-line errors: `mlp-twins train: error: ...` and status 2."""
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def positive_float(text: str) -> float:
+def number_in_range(key: str):
+    """An argparse type: a number that config.RANGES[key] accepts."""
+    ok, what = RANGES[key]
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+    return parse
+
+
+def int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text}")
+        return value
+    return parse
+
+
+def sizes(text: str) -> tuple[int, ...]:
     try:
-        value = float(text)
+        return parse_sizes(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of layer sizes like 784-16-16-10 "
+                                         "(integers >= 1 joined by -)") from None
 
 
-def positive_int(text: str) -> int:
+def int_list(text: str) -> tuple[int, ...]:
     try:
-        value = int(text)
+        values = tuple(int(n) for n in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
-    return value
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers like 10,100") from None
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} has a value below 1; every value must be an integer >= 1")
+    return values
 
 
-def sizes_list(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(n) for n in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers like 784,16,16,10") from None
-    if min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} has a size below 1; every size must be an integer >= 1")
-    return sizes
+def val_size(text: str) -> int | str:
+    return text if text == "auto" else int_at_least(0)(text)
 
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:
@@ -55,31 +77,42 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--impl", default=d.impl, choices=CHOICES["impl"], help=f"implementation (default: {d.impl})")
     p.add_argument("--activation", default=d.activation, choices=CHOICES["activation"],
                    help=f"hidden activation (default: {d.activation})")
-    p.add_argument("--loss", default=d.loss, choices=CHOICES["loss"], help=f"cost function (default: {d.loss})")
-    p.add_argument("--lr", type=positive_float, default=d.lr, help=f"learning rate eta (default: {d.lr})")
-    p.add_argument("--epochs", type=positive_int, default=d.epochs, help=f"epochs (default: {d.epochs})")
-    p.add_argument("--batch-size", type=positive_int, default=d.batch_size,
+    p.add_argument("--loss", default=d.loss, choices=CHOICES["loss"], help=f"loss function (default: {d.loss})")
+    p.add_argument("--lr", type=number_in_range("lr"), default=d.lr, help=f"learning rate (default: {d.lr})")
+    p.add_argument("--l2", type=number_in_range("l2"), default=d.l2,
+                   help=f"L2 strength lambda: loss + lambda/(2n) sum of squared weights (default: {d.l2})")
+    p.add_argument("--momentum", type=number_in_range("momentum"), default=d.momentum,
+                   help=f"momentum mu in [0, 1) (default: {d.momentum})")
+    p.add_argument("--lr-decay", type=number_in_range("lr_decay"), default=d.lr_decay,
+                   help=f"epoch t trains with lr * lr_decay^t (default: {d.lr_decay})")
+    p.add_argument("--epochs", type=int_at_least(1), default=d.epochs, help=f"epochs (default: {d.epochs})")
+    p.add_argument("--batch-size", type=int_at_least(1), default=d.batch_size,
                    help=f"mini-batch size (default: {d.batch_size})")
-    p.add_argument("--seed", type=int, default=d.seed, help=f"seed of weights and batch order (default: {d.seed})")
+    p.add_argument("--seed", type=int_at_least(0), default=d.seed,
+                   help=f"seed of the initial weights and the mini-batches (default: {d.seed})")
     p.add_argument("--init", default=d.init, choices=CHOICES["init"],
                    help="weight initialisation; auto is lecun for sigmoid, he for relu (default: auto)")
     p.add_argument("--dtype", default=d.dtype, choices=CHOICES["dtype"], help=f"float precision (default: {d.dtype})")
-    p.add_argument("--sizes", type=sizes_list, default=d.sizes,
-                   help="neurons per layer, input first (default: 784,16,16,10)")
+    p.add_argument("--sizes", type=sizes, default=d.sizes,
+                   help=f"neurons per layer, input first (default: {format_sizes(d.sizes)})")
     p.add_argument("--dataset", default=d.dataset, choices=CHOICES["dataset"], help=f"data (default: {d.dataset})")
+    p.add_argument("--val-size", type=val_size, default=d.val_size,
+                   help="training images held out for validation, 0 for none; auto is 10000 for mnist and "
+                        "fashion-mnist, 500 for sample (default: auto)")
     p.add_argument("--device", default="auto", choices=CHOICES["device"],
                    help="torch device; auto is cuda when available (default: auto)")
 
 
 def add_data_flags(p: argparse.ArgumentParser) -> None:
     from experiments.data import DATA_ROOT_ENV, default_data_root
-    p.add_argument("--data-root", default=None,
-                   help=f"folder holding MNIST/raw or FashionMNIST/raw (default: ${DATA_ROOT_ENV} or {default_data_root()})")
+    p.add_argument("--data-root", default=None, help="folder holding MNIST/raw or FashionMNIST/raw "
+                   f"(default: ${DATA_ROOT_ENV} or {default_data_root()})")
     p.add_argument("--download", action="store_true", help="download mnist / fashion-mnist if missing (default: off)")
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="experiments", description="mlp-twins: the scratch network and its torch twin")
+    parser = Parser(prog=PROG, description="mlp-twins: the scratch network and its torch twin")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = sub.add_parser("train", help="train one configuration")
@@ -92,51 +125,98 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("gradcheck", help="compare scratch gradients with torch and finite differences")
     p.add_argument("--dtype", default="float64", choices=("float32", "float64"), help="(default: float64)")
-    p.add_argument("--sizes", type=sizes_list, default=(784, 16, 16, 10), help="(default: 784,16,16,10)")
-    p.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    p.add_argument("--sizes", type=sizes, default=(784, 16, 16, 10), help="(default: 784-16-16-10)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="(default: 0)")
     p.add_argument("--out", default="results/gradcheck", help="(default: results/gradcheck)")
+
     p = sub.add_parser("run", help="run a grid of configurations on both implementations")
-    p.add_argument("--grid", default="default", help="default, full, or a TOML file (default: default)")
+    p.add_argument("--grid", default="default", help="default, full, tuned, or a TOML file (default: default)")
     p.add_argument("--dataset", default=None, help="override the grid's dataset axis (default: the grid's)")
     add_data_flags(p)
     p.add_argument("--out", default=None, help="results folder (default: results/<grid name>)")
-    p.add_argument("--workers", type=positive_int, default=1, help="worker processes (default: 1)")
+    p.add_argument("--workers", type=int_at_least(1), default=1, help="worker processes (default: 1)")
     p.add_argument("--scheduler", default=None,
                    help="send the work to Dask: tcp://HOST:8786 or local:N (default: this machine)")
     p.add_argument("--engine", default="batched", choices=ENGINES,
-                   help="batched trains the runs of one seed (up to 36, any activation, cost and lr) "
-                        "as one stacked model; compiled also puts the torch stacks through torch.compile "
-                        "(needs a C++ compiler; worth it for long grids) (default: batched)")
+                   help="batched trains the runs of one seed (up to 36) as one stacked model; compiled also "
+                        "puts the torch stacks through torch.compile (needs a C++ compiler; worth it for long "
+                        "grids); single trains one run at a time (default: batched)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUES",
                    help="override an axis, e.g. --set lr=0.1,0.3 --set epochs=5 (default: none)")
-    p = sub.add_parser("inspect", help="tables (and plots) of a results folder")
+    p.add_argument("--extend", action="store_true",
+                   help="add this grid's runs to a folder that another grid wrote (default: refuse)")
+
+    p = sub.add_parser("inspect", help="tables, plots and the report of a results folder")
     p.add_argument("folder", help="a results folder, e.g. results/default")
     p.add_argument("--metric", default="final_test_acc", help="metric of the tables (default: final_test_acc)")
     p.add_argument("--format", default="text", choices=("text", "markdown", "csv"), help="(default: text)")
     p.add_argument("--plot", action="store_true", help="write PNG figures to FOLDER/plots (default: off)")
-    p.add_argument("--data-root", default=None, help="data root for the confusion matrix of mnist runs")
+    p.add_argument("--data-root", default=None, help="data root for the figures of mnist runs")
+
     p = sub.add_parser("bench", help="seconds per epoch against scikit-learn, a per-example loop and naive torch")
     p.add_argument("--dataset", default="mnist", choices=("sample", "mnist", "fashion-mnist"),
                    help="(default: mnist)")
     p.add_argument("--data-root", default=None, help="data root of mnist (default: $MLP_TWINS_DATA_ROOT or data)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="torch devices: auto is cpu, and cuda too when present (default: auto)")
-    p.add_argument("--repeats", type=positive_int, default=3, help="epochs measured per case (default: 3)")
-    p.add_argument("--batch-sizes", type=sizes_list, default=(10, 100, 1000), help="(default: 10,100,1000)")
+    p.add_argument("--repeats", type=int_at_least(1), default=3, help="epochs measured per case (default: 3)")
+    p.add_argument("--batch-sizes", type=int_list, default=(10, 100, 1000), help="(default: 10,100,1000)")
     p.add_argument("--cases", default=None,
                    help=f"(default: {','.join(BENCH_CASES)}; the _compiled ones only where a C++ compiler is found)")
-    p.add_argument("--configs", type=positive_int, default=36,
+    p.add_argument("--configs", type=int_at_least(1), default=36,
                    help="configurations in a batched stack, as one seed of the full grid (default: 36)")
     p.add_argument("--dtype", default="float64", choices=("float32", "float64"), help="(default: float64)")
     p.add_argument("--out", default="results/bench", help="(default: results/bench)")
     return parser
 
 
+def compiler_found() -> bool:
+    """Whether torch.compile finds the C++ compiler it builds its kernels with (C++ kernels on
+    cpu, the launchers of its GPU kernels on cuda): $CXX, g++ or clang++."""
+    import os
+    import shutil
+    return bool(shutil.which(os.environ.get("CXX", "g++")) or shutil.which("clang++"))
+
+
+def require_compiler(what: str, instead: str) -> None:
+    """Fail with one line, before any work, if torch.compile would find no C++ compiler."""
+    if not compiler_found():
+        raise UsageError(f"{what}: torch.compile needs a C++ compiler (g++ or clang++, or $CXX); "
+                         f"install one or {instead}")
+
+
+def writable(folder: Path) -> None:
+    """Fail with one line unless files can be created in `folder` (made if missing)."""
+    import tempfile
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise UsageError(f"cannot write to {folder} ({e.strerror or type(e).__name__}); choose another --out") from None
+
+
+def check_devices(configs) -> None:
+    """Fail before any run if a torch configuration asks for a device this machine lacks
+    (cpu needs no check, and so the client of a cpu grid never imports torch)."""
+    devices = sorted({c.device for c in configs if c.impl == "torch"} - {"cpu"})
+    if devices:
+        from torch_ref import resolve_device
+    for device in devices:
+        try:
+            resolve_device(device)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+
+
 def cmd_bench(args) -> int:
     import json
+
     import pandas as pd
+
     from experiments.bench import machine, run_bench
     from experiments.data import load_dataset
+    from experiments.results import ResultsDir
 
     chosen = args.cases is not None
     cases = [c.strip() for c in args.cases.split(",") if c.strip()] if chosen else list(BENCH_CASES)
@@ -155,10 +235,7 @@ def cmd_bench(args) -> int:
     devices = {"cpu": ["cpu"], "cuda": ["cuda"], "auto": ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])}
     load_dataset(args.dataset, args.data_root)  # a missing data set fails here, before any case
     out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"cannot write to {out} ({e.strerror}); choose another --out") from None
+    writable(out)  # and an --out that cannot be written too, before anything is measured
 
     def show_epoch(case, batch_size, device, round_, seconds):
         what = "warm-up" if round_ == 0 else f"round {round_}/{args.repeats}"
@@ -171,9 +248,10 @@ def cmd_bench(args) -> int:
     rows = run_bench(args.dataset, args.data_root, devices[args.device], args.repeats, list(args.batch_sizes),
                      cases, args.configs, args.dtype, show_epoch, show)
     table = pd.DataFrame(rows)
-    table.to_csv(out / "bench.csv", index=False)
     info = machine()
-    (out / "machine.json").write_text(json.dumps(info, indent=2) + "\n")
+    results = ResultsDir(out)
+    results.replace(out / "bench.csv", table.to_csv(index=False).encode())
+    results.replace(out / "machine.json", (json.dumps(info, indent=2) + "\n").encode())
     cols = ["case", "batch_size", "device", "sec_per_epoch", "samples_per_s", "peak_rss_mb",
             "speedup_vs_sklearn", "speedup_vs_per_example", "speedup_vs_naive_torch"]
     print(f"\n{info['cpu']} ({info['torch_cpu_capability']}), {info['cores']} cores, numpy {info['numpy']}, "
@@ -185,7 +263,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from experiments.report import load, report
+    from experiments.tables import load, report
 
     print(report(args.folder, args.metric, args.format))
     if args.plot:
@@ -196,71 +274,46 @@ def cmd_inspect(args) -> int:
     return 0
 
 
-def check_devices(configs) -> None:
-    """Fail before any run if a torch configuration asks for a device this machine lacks
-    (cpu needs no check, and so the client of a cpu grid never imports torch)."""
-    devices = sorted({c.device for c in configs if c.impl == "torch"} - {"cpu"})
-    if devices:
-        from torch_ref import resolve_device
-    for device in devices:
-        try:
-            resolve_device(device)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-
-
-def compiler_found() -> bool:
-    """Whether torch.compile finds the C++ compiler it builds its kernels with (C++ kernels on
-    cpu, the launchers of its GPU kernels on cuda): $CXX, g++ or clang++."""
-    import os
-    import shutil
-    return bool(shutil.which(os.environ.get("CXX", "g++")) or shutil.which("clang++"))
-
-
-def require_compiler(what: str, instead: str) -> None:
-    """Fail with one line, before any work, if torch.compile would find no C++ compiler."""
-    if not compiler_found():
-        raise UsageError(f"{what}: torch.compile needs a C++ compiler (g++ or clang++, or $CXX); "
-                         f"install one or {instead}")
-
-
-def check_compiler(configs, engine: str) -> None:
-    """Fail before any run if the compiled engine has torch runs and no compiler."""
-    if engine == "compiled" and any(c.impl == "torch" for c in configs):
-        require_compiler("--engine compiled", "use --engine batched")
-
-
 def cmd_run(args) -> int:
     from experiments.grid import expand, read_grid
-    from experiments.runner import run_grid
     from experiments.results import ResultsDir
+    from experiments.runner import run_grid
+    from experiments.tables import report
 
     name, axes = read_grid(args.grid)
     overrides = list(args.set) + ([f"dataset={args.dataset}"] if args.dataset else [])
     configs = expand(axes, overrides)
     check_devices(configs)
-    check_compiler(configs, args.engine)
+    if args.engine == "compiled" and any(c.impl == "torch" for c in configs):
+        require_compiler("--engine compiled", "use --engine batched")
     if args.download:
         from experiments.data import load_dataset
         for dataset in sorted({c.dataset for c in configs}):
             load_dataset(dataset, args.data_root, download=True)
     out = ResultsDir(args.out or Path("results") / name).open()
+    options = {"data_root": args.data_root, "workers": args.workers, "scheduler": args.scheduler,
+               "engine": args.engine, "extend": args.extend}
     if args.scheduler:
         from experiments.cluster import dask_executor
         with dask_executor(args.scheduler) as executor:
-            counts = run_grid(configs, out, name, {**axes, "overrides": overrides}, args.data_root,
-                              args.workers, executor, args.scheduler, engine=args.engine)
+            counts = run_grid(configs, out, name, axes, overrides, executor=executor, **options)
     else:
-        counts = run_grid(configs, out, name, {**axes, "overrides": overrides}, args.data_root, args.workers,
-                          engine=args.engine)
+        counts = run_grid(configs, out, name, axes, overrides, **options)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to run"
-    print(f"done: {summary}; results in {out.path} (python -m experiments inspect {out.path})")
+    print(f"done: {summary}; results in {out.path}\n")
+    print(report(out.path, "final_test_acc", "text", parts=("comparison",)))
+    if counts.get("failed"):
+        print(f"{PROG} run: {counts['failed']} run(s) failed (see the lines above); run the same command again "
+              "to try them again", file=sys.stderr)
+        return 1
     return 0
 
 
 def cmd_train(args) -> int:
+    from experiments import manifest as manifests
     from experiments.data import load_dataset
     from experiments.execute import execute
+    from experiments.limits import check_memory
     from experiments.results import ResultsDir
 
     device = args.device
@@ -268,73 +321,115 @@ def cmd_train(args) -> int:
         device = "cpu" if device == "auto" else device
     config = RunConfig(impl=args.impl, device=device, dataset=args.dataset, sizes=args.sizes,
                        activation=args.activation, loss=args.loss, lr=args.lr, batch_size=args.batch_size,
-                       epochs=args.epochs, seed=args.seed, init=args.init, dtype=args.dtype).resolved()
+                       epochs=args.epochs, seed=args.seed, init=args.init, dtype=args.dtype, val_size=args.val_size,
+                       l2=args.l2, momentum=args.momentum, lr_decay=args.lr_decay).resolved()
     check_devices([config])
     if args.compiled and config.impl != "torch":
         raise UsageError("--compiled puts the torch twin's step through torch.compile; use it with --impl torch")
     if args.compiled:
         require_compiler("--compiled", "leave --compiled out")
+    check_memory([[config]], 1)
     dataset = load_dataset(config.dataset, args.data_root, args.download)
-    if config.batch_size > len(dataset.train_labels):
-        raise UsageError(f"batch_size {config.batch_size} is larger than the {len(dataset.train_labels)} "
-                         "training images; choose a smaller --batch-size")
+    split = dataset.split(config.val_size)
     out = ResultsDir(args.out).open()
-    n_test = len(dataset.test_labels)
-    print(f"{config.impl} {config.activation}/{config.loss} lr={config.lr} batch={config.batch_size} "
-          f"init={config.init} {config.dtype} sizes={'-'.join(map(str, config.sizes))} "
-          f"on {config.dataset} ({len(dataset.train_labels)} train / {n_test} test), run_id {config.run_id}")
+    # train follows run's rules: the folder's data must be this data; each configuration is a grid of its own
+    path = out.path / "manifest.json"
+    info = manifests.check_and_update(
+        path, manifests.grid_entry("train", {}, [], [config]), {dataset.name: manifests.data_entry(dataset, [config])},
+        manifests.session(1, None, "compiled" if args.compiled else "single", config.impl == "torch"),
+        extend=True, has_runs=True)
+    out.drop_incomplete()
+    n_val, n_test = len(split.val_labels), len(split.test_labels)
+    print(f"{config.impl} {config.activation}/{config.loss} lr={config.lr} l2={config.l2} momentum={config.momentum} "
+          f"lr_decay={config.lr_decay} batch={config.batch_size} init={config.init} {config.dtype} "
+          f"sizes={format_sizes(config.sizes)} on {config.dataset} ({len(split.train_labels)} train / {n_val} "
+          f"validation / {n_test} test), run_id {config.run_id}")
+    if (config.run_id, config.impl) in out.completed():
+        print(f"already complete in {out.path}; nothing to train")
+        return 0
+    manifests.write(path, info)
 
     def on_epoch(row: dict) -> None:
         out.append("epochs.csv", [row])
-        correct = round(row["test_acc"] * n_test)
-        print(f"epoch {row['epoch']:3d}/{config.epochs}: {correct} / {n_test} ({100 * row['test_acc']:.2f}%)  "
-              f"train_loss {row['train_loss']:.4g}  test_loss {row['test_loss']:.4g}  {row['wall_s']:.2f} s",
-              flush=True)
+        val = f"val_acc {100 * row['val_acc']:.2f}%  " if n_val else ""
+        print(f"epoch {row['epoch']:3d}/{config.epochs}: {val}test_acc {100 * row['test_acc']:.2f}%  "
+              f"train_loss {row['train_loss']:.4g}  {row['wall_s']:.2f} s", flush=True)
 
-    out.drop_incomplete()
     run_row, _, (weights, biases) = execute(config, dataset, on_epoch, args.compiled)
     out.save_params(run_row["run_id"], run_row["impl"], weights, biases)
     out.append("runs.csv", [run_row])
-    print(f"{run_row['status']}: final test accuracy {100 * run_row['final_test_acc']:.2f}%, "
-          f"best {100 * run_row['best_test_acc']:.2f}% at epoch {run_row['best_epoch']}, "
+    info["sessions"][-1]["finished"] = manifests.now()
+    manifests.write(path, info)
+    best = (f"; best validation accuracy {100 * run_row['best_val_acc']:.2f}% at epoch {run_row['best_epoch']}, "
+            f"where the test accuracy was {100 * run_row['test_acc_at_best']:.2f}%" if n_val else "")
+    print(f"{run_row['status']}: final test accuracy {100 * run_row['final_test_acc']:.2f}%{best}; "
           f"{run_row['wall_s']:.1f} s; rows appended to {out.path}/runs.csv and epochs.csv")
     return 0
 
 
 def cmd_gradcheck(args) -> int:
     import pandas as pd
-    from experiments.gradcheck import gradcheck
 
-    if args.sizes[0] < 1 or len(args.sizes) < 2 or min(args.sizes) < 1:
-        raise UsageError(f"sizes must be at least two positive integers, got {args.sizes}")
+    from experiments.gradcheck import gradcheck
+    from experiments.results import ResultsDir
+
+    if args.sizes[0] < 1 or len(args.sizes) < 2:
+        raise UsageError(f"sizes must be at least two positive integers, got {format_sizes(args.sizes)}")
+    out = Path(args.out)
+    writable(out)
     checks = gradcheck(args.dtype, args.sizes, args.seed)
     table = pd.DataFrame([{**c.__dict__, "passed": c.passed} for c in checks])
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out / "gradcheck.csv", index=False)
-    except OSError as e:
-        raise UsageError(f"cannot write {out / 'gradcheck.csv'} ({e.strerror}); choose another --out") from None
+    ResultsDir(out).replace(out / "gradcheck.csv", table.to_csv(index=False).encode())
+    worst = table.assign(l2=table.l2.map("{:g}".format)).pivot_table(
+        index=["activation", "loss", "l2"], columns="reference", values="rel_err", aggfunc="max")
     with pd.option_context("display.float_format", "{:.2e}".format, "display.width", 120):
-        print(table.to_string(index=False))
+        print(f"largest rel_err over the {len(args.sizes) - 1} layers' weights and biases ({args.dtype}; "
+              "tolerances: torch "
+              f"{table[table.reference == 'torch'].tolerance.iloc[0]:g}, finite_difference "
+              f"{table[table.reference == 'finite_difference'].tolerance.iloc[0]:g})\n")
+        print(worst.to_string())
     failed = table[~table.passed]
-    worst = table.groupby("reference").rel_err.max()
-    print(f"\nworst rel_err: " + ", ".join(f"{ref} {err:.2e}" for ref, err in worst.items()))
-    print(f"{len(table) - len(failed)} / {len(table)} checks within tolerance; wrote {out / 'gradcheck.csv'}")
+    for _, r in failed.iterrows():
+        print(f"FAILED {r.activation}/{r.loss} l2={r.l2:g} {r.param} against {r.reference}: "
+              f"rel_err {r.rel_err:.2e} > {r.tolerance:g}")
+    print(f"\n{len(table) - len(failed)} / {len(table)} checks within tolerance; wrote {out / 'gradcheck.csv'}")
     return 1 if len(failed) else 0
 
 
 COMMANDS = {"train": cmd_train, "gradcheck": cmd_gradcheck, "run": cmd_run, "inspect": cmd_inspect, "bench": cmd_bench}
 
 
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    from experiments.runner import Interrupted
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    if threading_main():
+        signal.signal(signal.SIGTERM, interrupt)  # SIGTERM stops a command as Ctrl-C does
     try:
         return COMMANDS[args.command](args)
     except UsageError as e:
-        print(f"experiments {args.command}: error: {e}", file=sys.stderr)
+        print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"experiments {args.command}: interrupted; rows written so far are kept", file=sys.stderr)
+    except Interrupted as e:
+        print(f"{PROG} {args.command}: {e}", file=sys.stderr)
         return 130
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted; the rows written so far are kept, and the same command "
+              "resumes", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader of stdout left (| head): not an error of this command
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def threading_main() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()

@@ -29,7 +29,7 @@ def dask_executor(scheduler: str):
     elif scheduler.startswith("tcp://"):
         try:
             client = Client(scheduler, timeout="5s")
-        except (OSError, TimeoutError) as e:
+        except (OSError, TimeoutError, ValueError, TypeError) as e:
             raise UsageError(f"cannot reach the Dask scheduler at {scheduler} ({e}); "
                              "start it with `dask scheduler` and check the address") from None
     else:

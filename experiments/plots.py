@@ -24,7 +24,7 @@ def panels(runs: pd.DataFrame):
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, sharex=True)
     for ax in axes.flat[len(pairs):]:
         ax.set_visible(False)
-    return fig, list(zip(axes.flat, pairs))
+    return fig, list(zip(list(axes.flat)[:len(pairs)], pairs, strict=True))
 
 
 def learning_curves(runs: pd.DataFrame, epochs: pd.DataFrame, metric: str, path: Path) -> Path:
@@ -79,7 +79,7 @@ def first_layer(run: pd.Series, params_path: Path, path: Path) -> Path:
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.6 * rows + 0.6), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, w in zip(axes.flat, w1):
+    for ax, w in zip(list(axes.flat)[:n], w1, strict=True):
         limit = np.abs(w).max()
         ax.imshow(w.reshape(28, 28), cmap="RdBu_r", vmin=-limit, vmax=limit)  # red +, blue -
     fig.suptitle(f"First hidden layer of the best run\n{run.activation}/{run.loss} lr {run.lr:g} "
@@ -126,7 +126,6 @@ def plot_all(folder: Path, runs: pd.DataFrame, epochs: pd.DataFrame, data_root: 
     params = folder / "params" / f"{run.run_id}-{run.impl}.npz"
     if params.exists():
         written.append(first_layer(run, params, out / "first_layer.png"))
-        data = load_dataset(run.dataset, data_root)
-        _, _, x_test, labels = data.arrays("float64")
-        written.append(confusion(run, params, x_test, labels, out / "confusion.png"))
+        test = load_dataset(run.dataset, data_root).arrays("float64")["test"]
+        written.append(confusion(run, params, test.x, test.labels, out / "confusion.png"))
     return written

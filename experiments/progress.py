@@ -39,9 +39,9 @@ class Progress:
         now = time.monotonic()
         if now - self.last_print >= self.every_s or last:
             elapsed = now - self.start_time
-            eta = elapsed / max(self.epochs_done, 1) * (self.epochs_total - self.epochs_done)
+            left = elapsed / max(self.epochs_done, 1) * (self.epochs_total - self.epochs_done)
             print(f"[{self.done}/{self.total} runs, {self.epochs_done}/{self.epochs_total} epochs] "
-                  f"{elapsed:.0f} s elapsed, eta {eta:.0f} s; last: {text}", file=self.stream, flush=True)
+                  f"{elapsed:.0f} s elapsed, about {left:.0f} s left; last: {text}", file=self.stream, flush=True)
             self.last_print = now
 
     def epoch(self, row: dict) -> None:

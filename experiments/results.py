@@ -1,30 +1,46 @@
-"""The CSV tables of a results folder, written so that a kill at any moment leaves them valid.
+"""The files of a results folder, written so that a kill at any moment leaves them valid.
 
-  runs.csv    one row per finished run (status ok or diverged)
-  epochs.csv  one row per run and epoch
+  runs.csv       one row per finished run (status ok, diverged or failed)
+  epochs.csv     one row per run and epoch
   params/<run_id>-<impl>.npz   the final parameters W1, b1, W2, ... of each run
+  manifest.json  what made the folder: the grids, the data, the versions (experiments.manifest)
 
 Each row (or group of rows) is appended with a single write() of whole lines, which a
-killed process cannot leave half done. A run is complete once its runs.csv row exists;
-epoch rows of runs without one are dropped (`drop_incomplete`) before a grid resumes.
-A lock file keeps a second writer out; the kernel releases it when its holder dies.
+killed process cannot leave half done; a write cut short by a full disk is taken back. A
+run is complete once its runs.csv row exists; epoch rows of runs without one are dropped
+(`drop_incomplete`) before a grid resumes. Other files are written to a temporary name and
+renamed into place. A lock file keeps a second writer out; the kernel releases it when its
+holder dies. Every failure to read or write is a UsageError that names the file.
 """
 import csv
+import errno
 import fcntl
 import io
+import math
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from experiments.errors import UsageError
 
-CONFIG_COLUMNS = ["impl", "device", "dataset", "sizes", "activation", "loss", "lr",
-                  "batch_size", "epochs", "seed", "init", "dtype"]
-RUNS_COLUMNS = ["run_id", *CONFIG_COLUMNS, "status", "final_train_loss", "final_test_loss",
-                "final_test_acc", "best_test_acc", "best_epoch", "wall_s"]
-EPOCHS_COLUMNS = ["run_id", "impl", "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "wall_s"]
+CONFIG_COLUMNS = ["impl", "device", "dataset", "sizes", "activation", "loss", "lr", "batch_size", "epochs", "seed",
+                  "init", "dtype", "val_size", "l2", "momentum", "lr_decay"]
+RUNS_COLUMNS = ["run_id", *CONFIG_COLUMNS, "status", "final_train_loss", "final_val_loss", "final_test_loss",
+                "final_val_acc", "final_test_acc", "best_val_acc", "best_epoch", "test_acc_at_best", "wall_s"]
+EPOCHS_COLUMNS = ["run_id", "impl", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
+                  "test_acc", "wall_s"]
 TABLES = {"runs.csv": RUNS_COLUMNS, "epochs.csv": EPOCHS_COLUMNS}
+TEXT_COLUMNS = {"run_id", "impl", "device", "dataset", "sizes", "activation", "loss", "init", "dtype", "status"}
+# numbers that may be empty: the validation metrics of runs without a validation split, best_epoch with them
+VAL_COLUMNS = {"final_val_loss", "final_val_acc", "best_val_acc", "best_epoch", "test_acc_at_best", "val_loss",
+               "val_acc"}
+
+
+def why(e: OSError) -> str:
+    return e.strerror or type(e).__name__
 
 
 def format_rows(rows: list[dict], columns: list[str]) -> bytes:
@@ -33,12 +49,74 @@ def format_rows(rows: list[dict], columns: list[str]) -> bytes:
     return buf.getvalue().encode()
 
 
-def read_rows(path: Path) -> list[dict]:
-    """The complete rows of a table (a trailing line without its newline is not complete)."""
-    text = path.read_text()
-    if not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-    return list(csv.DictReader(io.StringIO(text)))
+def parse_table(path: Path, columns: list[str]) -> tuple[list[dict], list[str], bool]:
+    """(rows with numbers as floats, a description of every damaged line, whether the last line
+    was cut off). A damaged line has the wrong number of fields or a metric that is not a
+    number (empty only where the column allows it), or is an ok run with a NaN metric. A file
+    that is not UTF-8 text of this layout is a UsageError."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {path} ({why(e)}); check that it is a file you may read") from None
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path} is damaged: byte {e.start} is not UTF-8 text; repair the file or move it "
+                         "away") from None
+    truncated = bool(text) and not text.endswith("\n")
+    lines = text.split("\n")[:-1]  # whole lines: a last one without its newline is cut off
+    if not lines or lines[0].split(",") != columns:
+        raise UsageError(f"{path} is not a {path.name} of this version (its columns differ); "
+                         "it was left untouched: choose another folder or move it away")
+    rows, damaged = [], []
+    for number, fields in enumerate(csv.reader(lines[1:]), start=2):
+        if len(fields) != len(columns):
+            damaged.append(f"line {number} has {len(fields)} fields, not {len(columns)}")
+            continue
+        row, bad = {}, None
+        for column, value in zip(columns, fields, strict=True):
+            if column in TEXT_COLUMNS:
+                row[column] = value
+                continue
+            try:
+                row[column] = float(value) if value != "" or column not in VAL_COLUMNS else math.nan
+            except ValueError:
+                bad = f"line {number} has {column} {value!r}, not a number"
+                break
+        if not bad and row.get("status") == "ok":  # an ok run has every metric, and with validation its own
+            empty = [c for c in columns if c not in TEXT_COLUMNS and math.isnan(row[c])
+                     and (c not in VAL_COLUMNS or row.get("val_size", 0) > 0)]
+            if empty:
+                bad = f"line {number} is an ok run with {empty[0]} NaN"
+        if bad:
+            damaged.append(bad)
+        else:
+            rows.append(row)
+    return rows, damaged, truncated
+
+
+def read_tables(folder: Path, warn=True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """runs.csv and epochs.csv as DataFrames, damaged lines left out and named in a warning on
+    stderr (a cut-off last line too). A missing folder or table is a UsageError."""
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder; give a results folder such as results/default")
+    frames = []
+    for name, columns in TABLES.items():
+        path = folder / name
+        if not path.exists():
+            raise UsageError(f"{folder} has no {name}; run `mlp-twins run --out {folder}` first")
+        rows, damaged, truncated = parse_table(path, columns)
+        if truncated:
+            damaged.append("the last line is cut off (a run still writing, or killed)")
+        if damaged and warn:
+            shown = "; ".join(damaged[:5]) + (f"; and {len(damaged) - 5} more" if len(damaged) > 5 else "")
+            print(f"warning: {path}: {len(damaged)} damaged line(s) left out: {shown}", file=sys.stderr, flush=True)
+        frame = pd.DataFrame(rows, columns=columns)
+        for column in ("batch_size", "epochs", "seed", "val_size", "epoch"):
+            if column in frame:
+                frame[column] = frame[column].astype("int64")
+        frames.append(frame)
+    return frames[0], frames[1]
 
 
 class ResultsDir:
@@ -49,14 +127,21 @@ class ResultsDir:
         """Create the folder and tables, refuse tables of another layout, take the lock."""
         if self.path.exists() and not self.path.is_dir():
             raise UsageError(f"{self.path} is a file, not a results folder; choose another --out")
+        for name, kind in (("runs.csv", "file"), ("epochs.csv", "file"), ("manifest.json", "file"),
+                           ("params", "folder")):
+            entry = self.path / name
+            if entry.exists() and (entry.is_dir() if kind == "file" else not entry.is_dir()):
+                raise UsageError(f"{entry} should be a {kind} but is not; move it away or choose another --out")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             if lock:
                 self._lock()
+                for tmp in [*self.path.glob(".*.tmp"), *self.path.glob("params/.*.tmp")]:
+                    tmp.unlink()  # left by a writer killed mid-rename; the lock says none is writing now
             for name, columns in TABLES.items():
                 self._check_or_create(self.path / name, columns)
         except OSError as e:
-            raise UsageError(f"cannot write results to {self.path} ({e.strerror}); "
+            raise UsageError(f"cannot write results to {self.path} ({why(e)}); "
                              "choose another --out or fix its permissions") from None
         return self
 
@@ -82,11 +167,20 @@ class ResultsDir:
             raise UsageError(f"{path} is not a {path.name} of this version (its columns differ); "
                              "it was left untouched: choose another --out or move it away")
 
-    def _write(self, path: Path, data: bytes) -> None:
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        """Append `data` in one write(); a write cut short is taken back, leaving the file as it was."""
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            if os.write(fd, data) != len(data):
-                raise OSError(28, "short write (disk full?)")
+            before = os.fstat(fd).st_size
+            try:
+                written = os.write(fd, data)
+            except OSError:
+                os.ftruncate(fd, before)
+                raise
+            if written != len(data):
+                os.ftruncate(fd, before)
+                raise OSError(errno.ENOSPC, "No space left on device (a short write)")
         finally:
             os.close(fd)
 
@@ -96,43 +190,93 @@ class ResultsDir:
         try:
             self._write(self.path / name, format_rows(rows, TABLES[name]))
         except OSError as e:
-            raise UsageError(f"cannot append to {self.path / name} ({e.strerror}); the rows already "
+            raise UsageError(f"cannot append to {self.path / name} ({why(e)}); the rows already "
                              "written are intact: free space or fix permissions and run again to resume") from None
 
-    def rows(self, name: str) -> list[dict]:
+    def table(self, name: str) -> list[dict]:
+        """The rows of a table; a damaged line is a UsageError (a resume must not guess)."""
         path = self.path / name
-        return read_rows(path) if path.exists() else []
+        if not path.exists():
+            return []
+        rows, damaged, _ = parse_table(path, TABLES[name])
+        if damaged:
+            raise UsageError(f"{path} is damaged ({damaged[0]}" + (f", and {len(damaged) - 1} more" if len(damaged) > 1
+                             else "") + "); repair or remove those lines, then run again")
+        return rows
+
+    def statuses(self) -> dict[tuple[str, str], str]:
+        """(run_id, impl) -> status of every run with a runs.csv row (the last, if several)."""
+        return {(r["run_id"], r["impl"]): r["status"] for r in self.table("runs.csv")}
 
     def completed(self) -> set[tuple[str, str]]:
-        """(run_id, impl) of every run with a runs.csv row."""
-        return {(r["run_id"], r["impl"]) for r in self.rows("runs.csv")}
+        """(run_id, impl) of every run that finished: ok or diverged (a failed run is tried again)."""
+        return {key for key, status in self.statuses().items() if status != "failed"}
 
     def drop_incomplete(self) -> int:
-        """Rewrite the tables without partial lines and without epoch rows of unfinished runs."""
+        """Rewrite the tables without partial lines, without the rows of failed runs (they are run
+        again) and without epoch rows of unfinished runs; returns how many rows were dropped."""
         done = self.completed()
         dropped = 0
         for name, columns in TABLES.items():
             path = self.path / name
-            rows = self.rows(name)
+            rows = self.table(name)
             keep = [r for r in rows if (r["run_id"], r["impl"]) in done]
             # whole-line rows only: a file not ending in a newline also gets rewritten
             if len(keep) != len(rows) or not path.read_bytes().endswith(b"\n"):
                 dropped += len(rows) - len(keep)
-                tmp = path.with_name(f".{name}.tmp")
-                tmp.write_bytes((",".join(columns) + "\n").encode() + format_rows(keep, columns))
-                os.replace(tmp, path)  # atomic: a kill leaves the old or the new table
+                self.replace(path, (",".join(columns) + "\n").encode() + format_rows(
+                    [{k: as_text(r[k], k) for k in columns} for r in keep], columns))
         return dropped
+
+    def replace(self, path: Path, data: bytes) -> None:
+        """Write `data` to `path` through a temporary file and a rename: a kill or a full disk
+        leaves the old file or the new one, and no temporary file."""
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise UsageError(f"cannot write {path} ({why(e)}); it was left as it was: free space or fix "
+                             "permissions and run again") from None
 
     def save_params(self, run_id: str, impl: str, weights: list[np.ndarray], biases: list[np.ndarray]) -> None:
         folder = self.path / "params"
-        folder.mkdir(exist_ok=True)
         arrays = {f"W{l}": w for l, w in enumerate(weights, 1)} | {f"b{l}": b for l, b in enumerate(biases, 1)}
-        tmp = folder / f".{run_id}-{impl}.tmp.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, folder / f"{run_id}-{impl}.npz")
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        try:
+            folder.mkdir(exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot create {folder} ({why(e)}); free space or fix permissions and run again "
+                             "to resume") from None
+        self.replace(folder / f"{run_id}-{impl}.npz", buf.getvalue())
+
+
+def as_text(value, column: str):
+    """A parsed table value as it is written back: integers without .0, NaN as an empty field
+    where the column allows it."""
+    if isinstance(value, float):
+        if math.isnan(value) and column in VAL_COLUMNS:
+            return ""
+        if value.is_integer() and column in ("batch_size", "epochs", "seed", "val_size", "epoch", "best_epoch"):
+            return int(value)
+    return value
 
 
 def load_params(path: str | Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    with np.load(path, allow_pickle=False) as f:
-        layers = len([k for k in f.files if k.startswith("W")])
-        return [f[f"W{l}"] for l in range(1, layers + 1)], [f[f"b{l}"] for l in range(1, layers + 1)]
+    """W_l and b_l of a parameter file; a damaged file is a UsageError that names it."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            layers = len([k for k in f.files if k.startswith("W")])
+            weights = [f[f"W{l}"] for l in range(1, layers + 1)]
+            biases = [f[f"b{l}"] for l in range(1, layers + 1)]
+    except Exception as e:  # zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError: all say "damaged"
+        raise UsageError(f"{path} is not a readable parameter file ({type(e).__name__}); run that run again "
+                         "or move the file away") from None
+    if not weights or any(w.ndim != 2 or b.shape != (w.shape[0],) for w, b in zip(weights, biases, strict=True)):
+        raise UsageError(f"{path} does not hold the weights and biases of a network; move it away")
+    return weights, biases

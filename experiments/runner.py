@@ -1,39 +1,40 @@
 """Run a grid of configurations into a results folder, resuming where it stopped.
 
-Runs already in runs.csv are skipped; epoch rows of a run cut off are dropped and the run
-is done again. The work is cut into units: one run each (engine `single`), or stacks of
-runs trained at once (engine `batched`, see experiments.execute.execute_stack; `compiled`
-also puts the torch stacks through torch.compile). Units run
-in this process (one worker), in a pool of processes, or on any concurrent.futures
-executor (a Dask cluster's); only this process writes the tables. Every unit uses one
-compute thread, so its numbers do not depend on how it was scheduled.
+Runs already in runs.csv are skipped (failed ones are tried again); epoch rows of a run cut
+off are dropped and the run is done again. The work is cut into units: one run each (engine
+`single`), or stacks of runs trained at once (engine `batched`, see
+experiments.execute.execute_stack; `compiled` also puts the torch stacks through
+torch.compile). Units run in this process (one worker), in a pool of processes, or on any
+concurrent.futures executor (a Dask cluster's); only this process writes the tables. Every
+unit uses one compute thread, so its numbers do not depend on how it was scheduled.
+
+Ctrl-C or SIGTERM stops the grid at once, workers included: the runs finished before are in
+the tables, and the same command resumes.
 """
-import importlib.metadata
-import json
 import multiprocessing
 import os
-import platform
 import queue
-import subprocess
+import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime, timezone
-from pathlib import Path
 
-import numpy as np
-
+from experiments import manifest as manifests
 from experiments.config import ENGINES, RunConfig
 from experiments.data import Dataset, load_dataset
 from experiments.errors import UsageError
 from experiments.execute import execute, execute_stack, stacks
-from experiments.host import cpu
+from experiments.limits import check_memory, check_workers, estimate_seconds
 from experiments.progress import Progress
 from experiments.results import ResultsDir
 
 _datasets: dict[tuple, Dataset] = {}
 _single_thread = None
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM: the message says what is kept and how to resume."""
 
 
 def single_thread(config: RunConfig) -> None:
@@ -81,17 +82,18 @@ _epochs_out = None  # in a worker of a local pool: the queue that carries epoch 
 
 def start_worker(epochs, client: int) -> None:
     """A worker process's initializer: send every epoch row to the queue `epochs` as it is
-    trained, and leave when the client is gone (killed), rather than finish a unit that
-    nobody will record while a resumed grid wants the cores."""
+    trained; leave Ctrl-C to the client, which ends its workers itself; and leave when the
+    client is gone (killed), rather than finish a unit that nobody will record."""
     global _epochs_out
     _epochs_out = epochs
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     epochs.cancel_join_thread()  # a worker never waits at exit for progress rows to be read
     threading.Thread(target=exit_with, args=(client,), daemon=True).start()
 
 
 def exit_with(parent: int) -> None:
     while os.getppid() == parent:  # a killed client's workers are adopted by another process
-        time.sleep(1)
+        time.sleep(0.5)
     os._exit(1)
 
 
@@ -102,90 +104,98 @@ def run_task(unit: list[RunConfig], data_root: str | None, checksum: str | None 
                     _epochs_out.put if _epochs_out is not None else None, engine)
 
 
-def git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def cuda_devices() -> list[str]:
-    import torch
-    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-
-
-def manifest(grid_name: str, axes: dict, configs: list[RunConfig], checksums: dict[str, str],
-             workers: int, scheduler: str | None) -> dict:
-    uses_gpu = any(c.impl == "torch" and c.device != "cpu" for c in configs)  # else torch is not imported here
-    return {
-        "grid": grid_name, "axes": axes, "runs": len(configs),
-        "configs": [c.row() | {"run_id": c.run_id} for c in configs],
-        "python": platform.python_version(), "numpy": np.__version__, "torch": importlib.metadata.version("torch"),
-        "platform": platform.platform(), **cpu(),
-        "cpu_count": os.cpu_count(), "cuda_devices": cuda_devices() if uses_gpu else None,
-        "data_checksums": checksums, "git_commit": git_commit(), "workers": workers, "scheduler": scheduler,
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "finished": None,
-    }
-
-
-def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-
-
 def record(out: ResultsDir, run_row: dict, epoch_rows: list[dict], params) -> None:
     """Epoch rows, then the parameters, then the runs row that marks the run complete."""
     out.append("epochs.csv", epoch_rows)
-    out.save_params(run_row["run_id"], run_row["impl"], *params)
+    if params is not None:
+        out.save_params(run_row["run_id"], run_row["impl"], *params)
     out.append("runs.csv", [run_row])
 
 
 def failed_row(config: RunConfig) -> dict:
-    nan = float("nan")
-    return {"run_id": config.run_id, **config.row(), "status": "failed", "final_train_loss": nan,
-            "final_test_loss": nan, "final_test_acc": nan, "best_test_acc": nan, "best_epoch": 0, "wall_s": 0.0}
+    from experiments.results import RUNS_COLUMNS
+    metrics = RUNS_COLUMNS[RUNS_COLUMNS.index("status") + 1:]
+    return {"run_id": config.run_id, **config.row(), **{m: float("nan") for m in metrics}, "best_epoch": "",
+            "status": "failed", "wall_s": 0.0}
 
 
-def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: dict,
+def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: dict, overrides: list[str] = (),
              data_root: str | None = None, workers: int = 1, executor: Executor | None = None,
-             scheduler: str | None = None, max_attempts: int = 2, engine: str = "batched") -> dict:
-    """Run every configuration not yet complete in `out`; returns counts by status."""
+             scheduler: str | None = None, max_attempts: int = 2, engine: str = "batched",
+             extend: bool = False) -> dict:
+    """Run every configuration not yet complete in `out`; returns counts by status. Data or a
+    grid other than the folder's is refused first (experiments.manifest), limits are checked,
+    and nothing is written before that."""
+    configs = [c.resolved() for c in configs]
+    datasets = {name: dataset_for(name, data_root) for name in sorted({c.dataset for c in configs})}
+    uses_torch = any(c.impl == "torch" for c in configs)
+    path = out.path / "manifest.json"
+    data = {name: manifests.data_entry(d, configs) for name, d in datasets.items()}
+    has_runs = bool(out.table("runs.csv") or out.table("epochs.csv"))
+    grid = manifests.grid_entry(grid_name, axes, overrides, configs)
+    info = manifests.check_and_update(path, grid, data, manifests.session(workers, scheduler, engine, uses_torch),
+                                      extend, has_runs)
     dropped = out.drop_incomplete()
     done = out.completed()
     todo = [c for c in configs if (c.run_id, c.impl) not in done]
-    checksums = {name: dataset_for(name, data_root).checksum() for name in sorted({c.dataset for c in configs})}
-    info = manifest(grid_name, axes, configs, checksums, workers, scheduler) | {"engine": engine}
-    if todo or not (out.path / "manifest.json").exists():  # a run with nothing to do keeps the record
-        write_json(out.path / "manifest.json", info)
-    print(f"{grid_name}: {len(configs)} runs, {len(configs) - len(todo)} already complete in {out.path}"
-          + (f" ({dropped} rows of cut-off runs dropped)" if dropped else "")
-          + (f", {len(todo)} to run" if todo else ""), flush=True)
+    work = units(todo, engine)
+    check_memory(work, workers if executor is None else 1)
+    if workers > 1 and executor is None:
+        check_workers(workers)
+    if todo or not path.exists():  # a run with nothing to do keeps the record as it is
+        manifests.write(path, info)
+    sizes = {(c.dataset, c.val_size): (len(datasets[c.dataset].train_labels) - c.val_size,
+                                       len(datasets[c.dataset].train_labels) + len(datasets[c.dataset].test_labels))
+             for c in todo}
+    line = (f"{grid_name}: {len(configs)} runs, {len(configs) - len(todo)} already complete in {out.path}"
+            + (f" ({dropped} rows of cut-off or failed runs dropped)" if dropped else ""))
+    if todo:
+        minutes = estimate_seconds(work, sizes, engine, workers) / 60
+        line += (f", {len(todo)} to run in {len(work)} unit(s): about {minutes:.0f} min on "
+                 f"{min(workers, len(work))} worker(s) (a scratch step timed here; torch units take 1-2x that)")
+    print(line, flush=True)
     counts: dict[str, int] = {}
     progress = Progress(todo)
-    work = units(todo, engine)
     try:
         if executor is None and workers <= 1:
-            def on_epoch(row: dict) -> None:
-                out.append("epochs.csv", [row])
-                progress.epoch(row)
-            for unit in work:
-                progress.start(unit[0])
-                data = dataset_for(unit[0].dataset, data_root)
-                for run_row, _, params in run_unit(unit, data, on_epoch, engine):
-                    record(out, run_row, [], params)
-                    counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
-                    progress.finish(run_row)
+            run_here(work, out, datasets, progress, counts, engine)
         else:
             _datasets.clear()  # the workers load the data; the client only compares checksums
+            checksums = {name: entry["checksum"] for name, entry in data.items()}
             run_pool(work, out, data_root, checksums, workers, executor, progress, counts, max_attempts, engine)
+    except KeyboardInterrupt:
+        progress.close()
+        finished = sum(counts.values())
+        raise Interrupted(f"interrupted: the {finished} run(s) finished since the start are in {out.path}, "
+                          f"{len(todo) - finished} are not (rows of runs cut off are dropped on resume); "
+                          "run the same command again to resume") from None
     finally:
         progress.close()
     if todo:
-        info["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        write_json(out.path / "manifest.json", info)
+        info["sessions"][-1]["finished"] = manifests.now()
+        manifests.write(path, info)
     return counts
+
+
+def run_here(work, out: ResultsDir, datasets: dict[str, Dataset], progress: Progress, counts: dict,
+             engine: str) -> None:
+    """Every unit in this process, epoch rows written as they are trained."""
+    def on_epoch(row: dict) -> None:
+        out.append("epochs.csv", [row])
+        progress.epoch(row)
+    for unit in work:
+        progress.start(unit[0])
+        try:
+            results = run_unit(unit, datasets[unit[0].dataset], on_epoch, engine)
+        except UsageError:
+            raise
+        except Exception as e:  # the unit failed: recorded as failed, tried again by the next run
+            progress.note(f"{len(unit)} run(s) from {unit[0].run_id} ({unit[0].impl}) failed: {type(e).__name__}: {e}")
+            results = [(failed_row(c), [], None) for c in unit]
+        for run_row, _, params in results:
+            record(out, run_row, [], params)
+            counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
+            progress.finish(run_row)
 
 
 def run_pool(work, out, data_root, checksums, workers, executor, progress, counts, max_attempts,
@@ -200,48 +210,66 @@ def run_pool(work, out, data_root, checksums, workers, executor, progress, count
         pool = executor or ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker,
                                                initargs=(epochs_in, os.getpid()))
         futures = {}
-        for unit in pending:
-            attempts[id(unit)] += 1
-            futures[pool.submit(run_task, unit, data_root, checksums[unit[0].dataset], engine)] = unit
-        pending = []
+        lost = ""
         try:
+            for unit in pending:
+                attempts[id(unit)] += 1
+                futures[pool.submit(run_task, unit, data_root, checksums[unit[0].dataset], engine)] = unit
+            pending = []
             for future in finished(futures, epochs_in, progress):
-                unit = futures[future]
-                try:
-                    results = future.result()
-                except UsageError:
-                    raise
-                except (BrokenProcessPool, Exception) as e:  # a worker died or was lost
-                    if attempts[id(unit)] < max_attempts:
-                        pending.append(unit)
-                        lost = f"{type(e).__name__}: {e}"
-                        continue
-                    progress.note(f"{len(unit)} run(s) from {unit[0].run_id} ({unit[0].impl}) failed: "
-                                  f"{type(e).__name__}: {e}")
-                    results = [(failed_row(c), [], None) for c in unit]
+                unit = futures.pop(future)
+                results = outcome(future, unit, attempts[id(unit)] < max_attempts, progress)
+                if results is None:
+                    pending.append(unit)
+                    lost = str(future.exception())
+                    continue
                 for run_row, epoch_rows, params in results:
-                    if params is None:
-                        out.append("runs.csv", [run_row])
-                    else:
-                        record(out, run_row, epoch_rows, params)
+                    record(out, run_row, epoch_rows, params)
                     counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
                     progress.finish(run_row)
-        finally:
+        except KeyboardInterrupt:
+            for future in [f for f in futures if f.done() and not f.cancelled() and f.exception() is None]:
+                for run_row, epoch_rows, params in future.result():  # finished just before the signal
+                    record(out, run_row, epoch_rows, params)
+                    counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
             if own:
-                pool.shutdown(wait=True, cancel_futures=True)
+                stop(pool)
+            raise
+        if own:
+            pool.shutdown(wait=True, cancel_futures=True)
         if pending:
             progress.note(f"{len(pending)} unit(s), {sum(map(len, pending))} run(s), did not finish ({lost}); "
                           "trying them again")
 
 
+def outcome(future, unit: list[RunConfig], retry: bool, progress: Progress) -> list[tuple] | None:
+    """A finished unit's results; None if it should be tried again; failed rows if it failed for good."""
+    try:
+        return future.result()
+    except UsageError:
+        raise
+    except (BrokenProcessPool, Exception) as e:  # a worker died or was lost, or the unit raised
+        if retry:
+            return None
+        progress.note(f"{len(unit)} run(s) from {unit[0].run_id} ({unit[0].impl}) failed: {type(e).__name__}: {e}")
+        return [(failed_row(c), [], None) for c in unit]
+
+
+def stop(pool: ProcessPoolExecutor) -> None:
+    """End a local pool now: its workers are killed, not waited for."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def finished(futures, epochs_in, progress: Progress):
     """The futures as they finish; while waiting, the epoch rows workers report go to progress."""
     if epochs_in is None:
-        yield from as_completed(futures)
+        yield from as_completed(list(futures))
         return
     remaining = set(futures)
     while remaining:
-        done, remaining = wait(remaining, timeout=0.5, return_when=FIRST_COMPLETED)
+        done, remaining = wait(remaining, timeout=0.2, return_when=FIRST_COMPLETED)
         while True:
             try:
                 progress.epoch(epochs_in.get_nowait())

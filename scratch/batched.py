@@ -1,28 +1,36 @@
 """K networks of one shape trained at once on the same mini-batches, as one stacked model.
 
-The K networks share sizes and batch order (one seed) and may differ in activation, cost,
-learning rate and initial weights. Every parameter gets a leading configuration axis,
-W_l (K, n_out, n_in) and b_l (K, n_out). Activations are columns, a^l (K, n_l, m), as in
-Nielsen's network.py, so that the first layer of all K networks is one matrix product with
-the batch x (m, n_0) they share, and so is its gradient:
+This is the engine that runs grids; scratch.network is the one to read. The K networks
+share sizes and mini-batches (one seed) and may differ in activation, loss, initial weights,
+learning rate, L2 strength, momentum and decay. Every parameter gets a leading network axis,
+W_l (K, n_out, n_in) and b_l (K, n_out). Activations are columns, a^l (K, n_l, m), so that
+the first layer of all K networks is one matrix product with the batch x (m, n_0) they
+share, and so is its gradient:
 
     z^1 = W_1 x^T + b_1            (K n_1, n_0) x (n_0, m) -> (K n_1, m) = (K, n_1, m)
     z^l = W_l a^(l-1) + b_l        (K, n_out, n_in) x (K, n_in, m) -> (K, n_out, m)
     dC/dW_1 = delta^1 x            (K n_1, m) x (m, n_0) -> (K, n_1, n_0)
 
 Each hidden activation is applied to the whole stack and kept where a network uses it
-(np.where), each cost to the run of adjacent networks that use it. The
-arithmetic of each network is that of scratch.Network up to rounding (the products run
-over columns here, rows there), so each trajectory is the one of its single run.
+(np.where), each loss to the run of adjacent networks that use it. For speed, a step
+(1) reads f'(z^l) off a^l (a (1 - a) for sigmoid, [a > 0] for relu) instead of keeping z^l,
+(2) scales delta^L by each network's learning rate, so that backprop yields lr_k dC_k/dW
+directly and the velocity kept is u = lr_k v, and (3) writes the largest gradient into a
+buffer kept between steps. Each network's arithmetic is that of scratch.Network and
+scratch.sgd.SGD up to rounding, so each trajectory is the one of its single run
+(tests/test_batched.py).
 """
 from itertools import groupby
-from typing import Callable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
-from scratch.activations import Activation
 from scratch.network import Network
-from scratch.train import one_hot, sgd_epochs
+from scratch.train import one_hot
+
+# f(z) for a whole stack, and f'(z) read off a = f(z)
+HIDDEN = {"sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)), "relu": lambda z: np.maximum(z, 0.0)}
+PRIME_OF_OUTPUT = {"sigmoid": lambda a: a * (1.0 - a), "relu": lambda a: a > 0}
 
 
 def slices(items: list) -> list[tuple[slice, object]]:
@@ -35,22 +43,36 @@ def slices(items: list) -> list[tuple[slice, object]]:
     return out
 
 
+def per_network(values, k: int, dtype) -> np.ndarray:
+    """One value per network, (K,): `values` given per network or once for all."""
+    return np.broadcast_to(np.asarray(values, dtype=np.float64), (k,)).astype(dtype)
+
+
 class StackedNetwork:
-    def __init__(self, nets: list[Network], etas: list[float]):
-        """A stack of copies of the given networks; keep networks with the same cost adjacent,
-        so that each cost is applied once per step."""
+    def __init__(self, nets: list[Network], lr, l2=0.0, momentum=0.0, lr_decay=1.0, n: int = 1):
+        """A stack of copies of the given networks, each trained with its own lr, l2 (over a
+        training set of n examples), momentum and lr_decay (scratch.sgd); networks of one loss
+        must be adjacent, so that each loss is applied once per step."""
+        k, dtype = len(nets), nets[0].dtype
         self.sizes = nets[0].sizes
-        self.weights = [np.stack([n.weights[l] for n in nets]) for l in range(len(self.sizes) - 1)]
-        self.biases = [np.stack([n.biases[l] for n in nets]) for l in range(len(self.sizes) - 1)]
-        self.eta = np.asarray(etas, dtype=nets[0].dtype)  # (K,)
-        # each activation with the networks (K, 1, 1) that use it; each cost with its run of networks
-        self.activations = [(f, np.array([n.activation == f for n in nets])[:, None, None])
-                            for f in dict.fromkeys(n.activation for n in nets)]
-        self.losses = slices([n.loss for n in nets])
+        self.weights = [np.stack([net.weights[l] for net in nets]) for l in range(len(self.sizes) - 1)]
+        self.biases = [np.stack([net.biases[l] for net in nets]) for l in range(len(self.sizes) - 1)]
+        self.lr, self.lr_decay = per_network(lr, k, dtype), per_network(lr_decay, k, dtype)
+        l2, momentum = per_network(l2, k, dtype), per_network(momentum, k, dtype)
+        self.weight_decay = l2 / n if l2.any() else None  # lambda_k / n
+        self.momentum = momentum[:, None, None] if momentum.any() else None
+        self.velocity = ([np.zeros_like(w) for w in self.weights], [np.zeros_like(b) for b in self.biases]) \
+            if self.momentum is not None else None
+        # each activation with the networks (K, 1, 1) that use it; each loss with its run of networks
+        self.activations = [(name, np.array([net.activation.name == name for net in nets])[:, None, None])
+                            for name in dict.fromkeys(net.activation.name for net in nets)]
+        self.losses = slices([net.loss for net in nets])
+        if len(self.losses) != len({net.loss.name for net in nets}):
+            raise ValueError("networks of one loss must be adjacent in a stack")
         self._nabla_w1 = np.empty_like(self.weights[0])  # the largest gradient, reused every step
 
     def __len__(self) -> int:
-        return len(self.eta)
+        return len(self.lr)
 
     def layer(self, l: int, a: np.ndarray) -> np.ndarray:
         """z of layer l (0-based): a is x^T (n_0, m), shared, for l = 0 and (K, n_in, m) after."""
@@ -60,22 +82,22 @@ class StackedNetwork:
             return (w.reshape(k * n_out, n_in) @ a).reshape(k, n_out, -1) + b  # (K n_1, n_0) x (n_0, m)
         return w @ a + b  # (K, n_out, n_in) x (K, n_in, m) -> (K, n_out, m)
 
-    def per_network(self, value_of: Callable[[Activation], np.ndarray]) -> np.ndarray:
-        """value_of(f_k) for each network k's activation f_k: computed for the whole stack with
-        every activation in use, and kept where a network uses it."""
-        (f, _), *others = self.activations
-        value = value_of(f)
-        for f, uses in others:
-            value = np.where(uses, value_of(f), value)
+    def per_network(self, value_of) -> np.ndarray:
+        """value_of(name) for each network's activation: computed for the whole stack with every
+        activation in use, and kept where a network uses it."""
+        (name, _), *others = self.activations
+        value = value_of(name)
+        for name, uses in others:
+            value = np.where(uses, value_of(name), value)
         return value
 
     def hidden(self, z: np.ndarray) -> np.ndarray:
         """a = f_k(z_k) with each network's activation f_k."""
-        return self.per_network(lambda f: f.fn(z))
+        return self.per_network(lambda name: HIDDEN[name](z))
 
     def hidden_prime(self, a: np.ndarray) -> np.ndarray:
         """f_k'(z_k), read off a = f_k(z_k)."""
-        return self.per_network(lambda f: f.prime_of_output(a))
+        return self.per_network(lambda name: PRIME_OF_OUTPUT[name](a))
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """z^L (K, n_L, m) of every network for the examples x (m, n_0)."""
@@ -92,50 +114,81 @@ class StackedNetwork:
         return activations + [self.layer(len(self.weights) - 1, activations[-1])]
 
     def output_delta(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """eta_k delta^L = eta_k dC_k/dz^L (K, n_L, m) of every network, for targets y (m, n_L)."""
+        """lr_k delta^L = lr_k dC_k/dz^L (K, n_L, m) of every network, for targets y (m, n_L)."""
         delta = np.empty_like(z)
         for s, loss in self.losses:
-            zt = z[s].transpose(0, 2, 1)  # the costs take examples first: (K, m, n_L)
-            delta[s] = loss.delta(loss.output(zt), y, self.eta[s, None, None]).transpose(0, 2, 1)
+            zt = z[s].transpose(0, 2, 1)  # the losses take examples first: (K, m, n_L)
+            delta[s] = (loss.delta(loss.output(zt), y) * self.lr[s, None, None]).transpose(0, 2, 1)
         return delta
 
-    def costs(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def losses_of(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         """C_k (K,) of every network's logits z (K, n_L, m) against targets y (m, n_L)."""
         return np.concatenate([loss.fn(z[s].transpose(0, 2, 1), y) for s, loss in self.losses])
 
     def sgd_step(self, x: np.ndarray, y: np.ndarray) -> None:
-        """One step of gradient descent for every network k on the batch (x, y):
-        W <- W - eta_k dC_k/dW, the backprop of scratch.Network on columns, batched over k."""
+        """One step for every network k on the batch (x, y): the backprop of scratch.Network on
+        columns, batched over k, and the update of scratch.sgd.SGD in terms of u = lr_k v."""
         *activations, z = self.forward(x)
-        delta = self.output_delta(z, y)  # eta_k delta^L: every gradient gets eta_k
+        delta = self.output_delta(z, y)  # lr_k delta^L: every gradient below comes times lr_k
         for l in range(len(self.weights) - 1, -1, -1):
             if l > 0:
                 nabla_w = delta @ activations[l].transpose(0, 2, 1)  # (K, n_out, m) x (K, m, n_in)
             else:
                 k, n_out, m = delta.shape
                 nabla_w = np.matmul(delta.reshape(k * n_out, m), x, out=self._nabla_w1.reshape(k * n_out, -1))
+                nabla_w = nabla_w.reshape(self.weights[0].shape)
             nabla_b = delta.sum(axis=2)
             if l > 0:
                 delta = (self.weights[l].transpose(0, 2, 1) @ delta) * self.hidden_prime(activations[l])
-            self.weights[l] -= nabla_w.reshape(self.weights[l].shape)
+            if self.weight_decay is not None:
+                nabla_w += (self.lr * self.weight_decay)[:, None, None] * self.weights[l]
+            if self.velocity is not None:
+                nabla_w = self.accumulate(self.velocity[0][l], nabla_w, self.momentum)
+                nabla_b = self.accumulate(self.velocity[1][l], nabla_b, self.momentum[:, :, 0])
+            self.weights[l] -= nabla_w
             self.biases[l] -= nabla_b
 
+    @staticmethod
+    def accumulate(u: np.ndarray, g: np.ndarray, momentum: np.ndarray) -> np.ndarray:
+        """u <- mu u + g, in place."""
+        u *= momentum
+        u += g
+        return u
 
-def train(stack: StackedNetwork, x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
-          rng: np.random.Generator) -> Iterator[int]:
-    """scratch.train for a stack: every network visits the set in the orders drawn from rng."""
-    return sgd_epochs(stack.sgd_step, x, labels, epochs, batch_size, rng)
+    def end_epoch(self) -> None:
+        """lr_k <- gamma_k lr_k, and the velocities u = lr_k v with it."""
+        self.lr *= self.lr_decay
+        if self.velocity is not None:
+            for u in self.velocity[0]:
+                u *= self.lr_decay[:, None, None]
+            for u in self.velocity[1]:
+                u *= self.lr_decay[:, None]
+
+
+def train(stack: StackedNetwork, x: np.ndarray, labels: np.ndarray,
+          batches: Iterable[list[np.ndarray]]) -> Iterator[int]:
+    """scratch.train for a stack: every network visits the given mini-batches."""
+    y = one_hot(labels, x.dtype)
+    for epoch, batches_of_epoch in enumerate(batches, 1):
+        # a saturated sigmoid unit overflows e^-z to inf on its way to the right value 0:
+        # numpy's warning of it is silenced once an epoch rather than in every call
+        with np.errstate(over="ignore"):
+            for batch in batches_of_epoch:
+                stack.sgd_step(x[batch], y[batch])
+        stack.end_epoch()
+        yield epoch
 
 
 def evaluate(stack: StackedNetwork, x: np.ndarray, labels: np.ndarray,
              chunk: int = 2000) -> tuple[np.ndarray, np.ndarray]:
-    """(cost C, accuracy) of every network over the whole set, each (K,), `chunk` examples at a
+    """(loss C, accuracy) of every network over the whole set, each (K,), `chunk` examples at a
     time: a layer's activations then take K n_l chunk numbers (4.6 MB for 36 x 16 x 2000 in float32)."""
     y = one_hot(labels, x.dtype)
-    cost = np.zeros(len(stack))
+    loss = np.zeros(len(stack))
     correct = np.zeros(len(stack))
-    for k in range(0, len(x), chunk):
-        z = stack.logits(x[k:k + chunk])  # (K, 10, chunk)
-        cost += stack.costs(z, y[k:k + chunk]) * z.shape[2]
-        correct += (z.argmax(axis=1) == labels[k:k + chunk]).sum(axis=1)
-    return cost / len(x), correct / len(x)
+    with np.errstate(over="ignore"):
+        for k in range(0, len(x), chunk):
+            z = stack.logits(x[k:k + chunk])  # (K, 10, chunk)
+            loss += stack.losses_of(z, y[k:k + chunk]) * z.shape[2]
+            correct += (z.argmax(axis=1) == labels[k:k + chunk]).sum(axis=1)
+    return loss / len(x), correct / len(x)

@@ -9,7 +9,7 @@ TIMING = ["wall_s"]
 
 
 def write_grid(path: Path, **axes) -> Path:
-    base = {"activation": ["sigmoid"], "loss": ["mse", "ce"], "lr": [0.5, 3.0], "seed": [0],
+    base = {"activation": ["sigmoid"], "loss": ["mse", "ce"], "lr": [0.1, 0.5], "seed": [0],
             "impl": ["scratch", "torch"], "epochs": [2], "dataset": ["sample"]}
     base.update(axes)
     lines = []

@@ -1,49 +1,64 @@
 """The batched engine is a faster way to the same numbers: float64 metrics equal the single runs'."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from experiments.config import RunConfig
 from experiments.execute import execute, execute_stack, stacks
-from tests.helpers import assert_same_tables, cli, write_grid
+from tests.conftest import needs_compiler
+from tests.helpers import cli
 
-METRICS = ["train_loss", "train_acc", "test_loss", "test_acc"]
+METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"]
 
 
-@pytest.mark.parametrize("impl,compiled", [("scratch", False), ("torch", False), ("torch", True)])
-def test_stack_equals_single_runs(sample, impl, compiled):
-    """One stack of every activation and cost at two learning rates (and sigmoid with N(0, 1)
-    weights too), given in a mixed order; every run's metrics and weights are its single run's,
-    also when the torch stack goes through torch.compile.
-
-    The runs are ones that train stably: in chaotic ones (lr 3, or relu units fed by N(0, 1)
-    weights, which saturate the outputs) rounding differences grow, as between the twins."""
+def stack_of_every_kind(impl: str) -> list[RunConfig]:
+    """Every activation and loss at two learning rates, one of them with L2, momentum and decay,
+    and sigmoid with N(0, 1) weights too. The runs are ones that train stably: in chaotic ones
+    (lr 3, or relu units fed by N(0, 1) weights, which saturate the outputs) rounding
+    differences grow, as between the twins."""
     pairs = [(a, c) for c in ("mse", "bce", "ce") for a in ("relu", "sigmoid")]
-    configs = [RunConfig(impl=impl, activation=a, loss=c, lr=lr, seed=3, epochs=2, init=init)
-               for (a, c) in pairs for lr, init in ((0.03, "auto"), (0.1, "auto"), (0.1, "normal"))
-               if a == "sigmoid" or init == "auto"]
+    knobs = [(0.03, "auto", 0.0, 0.0, 1.0), (0.1, "auto", 3.0, 0.5, 0.8), (0.1, "normal", 0.0, 0.0, 1.0)]
+    return [RunConfig(impl=impl, activation=a, loss=c, lr=lr, seed=3, epochs=2, init=init, l2=l2, momentum=mu,
+                      lr_decay=gamma)
+            for (a, c) in pairs for lr, init, l2, mu, gamma in knobs if a == "sigmoid" or init == "auto"]
+
+
+@pytest.fixture(scope="module")
+def textbook_runs(sample):
+    """The single runs of the textbook network (scratch.Network, scratch.sgd) of every kind."""
+    return {c.run_id: execute(c, sample) for c in stack_of_every_kind("scratch")}
+
+
+@pytest.mark.parametrize("impl,compiled", [("scratch", False), ("torch", False),
+                                           pytest.param("torch", True, marks=needs_compiler)])
+def test_stack_equals_single_runs_of_the_textbook_network(sample, textbook_runs, impl, compiled):
+    """One stack of every kind, given in a mixed order: every run's metrics and weights are
+    those of its single run of the textbook network, in the numpy stack, the torch stack, and
+    the torch stack put through torch.compile."""
+    configs = stack_of_every_kind(impl)
     (stack,) = stacks(configs)
     assert sorted(c.run_id for c in stack) == sorted(c.run_id for c in configs)
     stacked = execute_stack(stack, sample, compiled=compiled)
-    for config, (run_row, rows, (weights, biases)) in zip(stack, stacked):
-        single_row, single_rows, (single_w, single_b) = execute(config, sample)
+    for config, (run_row, rows, (weights, biases)) in zip(stack, stacked, strict=True):
+        single_row, single_rows, (single_w, single_b) = textbook_runs[config.run_id]
         assert run_row["run_id"] == single_row["run_id"] and run_row["status"] == "ok"
         assert len(rows) == len(single_rows) == 2
-        for ours, theirs in zip(rows, single_rows):
+        for ours, theirs in zip(rows, single_rows, strict=True):
             for m in METRICS:
                 assert abs(ours[m] - theirs[m]) <= 1e-9 * abs(theirs[m]), (config, m)
-        for ours, theirs in zip(weights + biases, single_w + single_b):
+        for ours, theirs in zip(weights + biases, list(single_w) + list(single_b), strict=True):
             assert np.linalg.norm(ours - theirs) <= 1e-9 * np.linalg.norm(theirs)
+        assert run_row["best_epoch"] == single_row["best_epoch"]
 
 
-def test_a_stack_is_one_seed_with_each_cost_together():
+def test_a_stack_is_one_seed_with_each_loss_together():
     configs = [RunConfig(activation=a, loss=c, lr=lr, seed=seed)
                for seed in (0, 1) for lr in (0.1, 1.0) for c in ("ce", "mse") for a in ("sigmoid", "relu")]
     grouped = stacks(configs)
     assert [len(g) for g in grouped] == [8, 8]
     for g in grouped:
         assert len({c.seed for c in g}) == 1
-        losses = [c.loss for c in g]
-        assert losses == ["ce"] * 4 + ["mse"] * 4
+        assert [c.loss for c in g] == ["ce"] * 4 + ["mse"] * 4
 
 
 def test_a_diverging_member_does_not_touch_the_others(sample):
@@ -52,24 +67,40 @@ def test_a_diverging_member_does_not_touch_the_others(sample):
     single_row, single_rows, _ = execute(configs[0], sample)
     assert bad_row["status"] == "diverged" and len(bad_rows) < 3
     assert ok_row["status"] == "ok" and len(ok_rows) == len(single_rows) == 3
-    for ours, theirs in zip(ok_rows, single_rows):
+    for ours, theirs in zip(ok_rows, single_rows, strict=True):
         assert abs(ours["test_loss"] - theirs["test_loss"]) <= 1e-9 * theirs["test_loss"]
 
 
-def test_grid_engines_agree(tmp_path):
-    """The three engines give every run's per-epoch metrics to 1e-9 relative in float64; the
-    compiled engine's torch stacks go through torch.compile (a stack per seed here)."""
-    grid = write_grid(tmp_path / "grid.toml", lr=[0.1, 0.5], seed=[0, 1], loss=["ce"])
-    for engine in ("single", "batched", "compiled"):
-        done = cli("run", "--grid", grid, "--out", tmp_path / engine, "--engine", engine)
-        assert done.returncode == 0, done.stderr
-    import pandas as pd
+def test_grid_engines_agree(tmp_path, reference):
+    """The single engine gives every run's per-epoch metrics of the shared reference grid (run by
+    the default engine, batched) to 1e-9 relative in float64."""
+    grid, ref = reference
+    single = cli("run", "--grid", grid, "--out", tmp_path / "single", "--engine", "single")
+    assert single.returncode == 0, single.stderr
     a = pd.read_csv(tmp_path / "single" / "epochs.csv").sort_values(["run_id", "impl", "epoch"])
-    for engine in ("batched", "compiled"):
-        b = pd.read_csv(tmp_path / engine / "epochs.csv").sort_values(["run_id", "impl", "epoch"])
-        assert len(a) == len(b) == 2 * 2 * 2 * 2
-        for m in METRICS:
-            assert np.allclose(a[m].to_numpy(), b[m].to_numpy(), rtol=1e-9, atol=0), (engine, m)
+    b = pd.read_csv(ref / "epochs.csv").sort_values(["run_id", "impl", "epoch"])
+    assert len(a) == len(b) == 4 * 2 * 2
+    for m in METRICS:
+        assert np.allclose(a[m].to_numpy(), b[m].to_numpy(), rtol=1e-9, atol=0), m
+
+
+def test_the_compiled_engine_compiles_every_torch_stack_and_no_scratch_one(tmp_path, monkeypatch, reference):
+    """`run --engine compiled` hands each torch stack's step to torch.compile (counted here, with
+    the compiler itself left out: the compiled numbers are tested above and in test_parity)."""
+    import importlib
+
+    from experiments.cli import main
+    batched = importlib.import_module("torch_ref.batched")
+    compiled = []
+    monkeypatch.setattr(batched, "compile_step", lambda step: compiled.append(step) or step)
+    monkeypatch.setattr("experiments.cli.compiler_found", lambda: True)
+    grid, ref = reference
+    assert main(["run", "--grid", str(grid), "--out", str(tmp_path / "out"), "--engine", "compiled"]) == 0
+    assert len(compiled) == 1  # the one torch stack of the grid (its scratch stack is numpy's)
+    a = pd.read_csv(tmp_path / "out" / "epochs.csv").sort_values(["run_id", "impl", "epoch"])
+    b = pd.read_csv(ref / "epochs.csv").sort_values(["run_id", "impl", "epoch"])
+    for m in METRICS:
+        assert np.allclose(a[m].to_numpy(), b[m].to_numpy(), rtol=1e-9, atol=0), m
 
 
 def test_units_start_with_the_longest():

@@ -3,35 +3,36 @@
 import pytest
 import torch
 
-from experiments.cli import compiler_found
 from experiments.config import RunConfig
 from experiments.execute import execute, execute_stack
+from tests.conftest import needs_compiler
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-METRICS = ["train_loss", "train_acc", "test_loss", "test_acc"]
+METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"]
+COMPILED = [False, pytest.param(True, marks=needs_compiler)]
 
 
 def close(a: list[dict], b: list[dict]) -> bool:
-    return all(abs(x[m] - y[m]) <= 1e-9 * max(abs(y[m]), 1e-12) for x, y in zip(a, b) for m in METRICS)
+    return all(abs(x[m] - y[m]) <= 1e-9 * max(abs(y[m]), 1e-12) for x, y in zip(a, b, strict=True) for m in METRICS)
 
 
-@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("compiled", COMPILED, ids=["eager", "compiled"])
 def test_twin_on_cuda_equals_cpu(sample, compiled):
-    if compiled and not compiler_found():
-        pytest.skip("torch.compile needs a C++ compiler")
-    config = RunConfig(impl="torch", device="cpu", activation="relu", loss="ce", lr=0.1, epochs=2)
+    config = RunConfig(impl="torch", device="cpu", activation="relu", loss="ce", lr=0.1, epochs=2, l2=2.0,
+                       momentum=0.5, lr_decay=0.8)
     cpu_row, cpu_rows, _ = execute(config, sample)
     cuda_row, cuda_rows, _ = execute(RunConfig(**{**config.__dict__, "device": "cuda"}), sample, compiled=compiled)
     assert cuda_row["device"] == "cuda" and cuda_row["run_id"] == cpu_row["run_id"]
     assert close(cuda_rows, cpu_rows)
 
 
-@pytest.mark.parametrize("compiled", [False, True], ids=["batched", "compiled"])
+@pytest.mark.parametrize("compiled", COMPILED, ids=["batched", "compiled"])
 def test_batched_torch_on_cuda_equals_single_cpu_runs(sample, compiled):
-    if compiled and not compiler_found():
-        pytest.skip("torch.compile needs a C++ compiler")
-    configs = [RunConfig(impl="torch", device="cuda", activation=a, loss=c, lr=lr, seed=1, epochs=2)
-               for a, c, lr in (("relu", "ce", 0.1), ("sigmoid", "bce", 0.3), ("sigmoid", "mse", 1.0))]
-    for config, (row, rows, _) in zip(configs, execute_stack(configs, sample, compiled=compiled)):
+    configs = [RunConfig(impl="torch", device="cuda", activation=a, loss=c, lr=lr, seed=1, epochs=2, l2=l2,
+                         momentum=mu, lr_decay=gamma)
+               for a, c, lr, l2, mu, gamma in (("relu", "ce", 0.1, 0.0, 0.0, 1.0),
+                                               ("sigmoid", "bce", 0.3, 3.0, 0.5, 0.9),
+                                               ("sigmoid", "mse", 1.0, 0.0, 0.0, 1.0))]
+    for config, (row, rows, _) in zip(configs, execute_stack(configs, sample, compiled=compiled), strict=True):
         _, cpu_rows, _ = execute(RunConfig(**{**config.__dict__, "device": "cpu"}), sample)
         assert row["device"] == "cuda" and close(rows, cpu_rows)

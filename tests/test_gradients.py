@@ -1,16 +1,22 @@
-"""Hand-written backprop against torch autograd and central finite differences, float64."""
+"""Hand-written backprop against torch autograd and central finite differences, float64; and
+the check itself, shown to fail on a backprop with a bug."""
+import re
+
+import numpy as np
+import pandas as pd
 import pytest
 
+from experiments.cli import main
 from experiments.gradcheck import check
-from scratch.activations import ACTIVATIONS
-from scratch.losses import LOSSES
+from scratch import ACTIVATIONS, LOSSES, Network
 
-PAIRS = [(a, l) for a in ACTIVATIONS for l in LOSSES]
+PAIRS = [(a, c) for a in ACTIVATIONS for c in LOSSES]
 
 
 @pytest.mark.parametrize("activation,loss", PAIRS)
-def test_scratch_gradients_match_torch_and_finite_differences(activation, loss):
-    results = check(activation, loss, "float64", seed=1)
+@pytest.mark.parametrize("l2", [0.0, 3.0])
+def test_scratch_gradients_match_torch_and_finite_differences(activation, loss, l2):
+    results = check(activation, loss, "float64", l2=l2, seed=1)
     assert {r.param for r in results} == {"W1", "b1", "W2", "b2", "W3", "b3"}
     for r in results:
         limit = 1e-10 if r.reference == "torch" else 1e-6
@@ -23,16 +29,37 @@ def test_other_shapes(sizes):
         assert r.rel_err <= (1e-10 if r.reference == "torch" else 1e-6), (r.param, r.reference, r.rel_err)
 
 
-def test_a_wrong_gradient_is_caught():
-    """The check can fail: a delta missing its sigmoid' factor is reported."""
-    import numpy as np
-    from dataclasses import replace
-    from scratch import Network
-    from scratch.losses import LOSSES as L
-    net = Network.create([784, 16, 16, 10], "sigmoid", "mse", "normal", np.random.default_rng(0))
-    x = np.random.default_rng(1).random((8, 784))
-    y = np.eye(10)[np.arange(8)]
-    right = net.backward(x, y)[0][0]
-    net.loss = replace(L["mse"], delta=L["bce"].delta)  # (a - y) / m, wrong for mse
-    wrong = net.backward(x, y)[0][0]
-    assert np.linalg.norm(wrong - right) / np.linalg.norm(right) > 1e-2
+def backprop_without_first_sigma_prime(self, x, y):
+    """Network.backprop with a bug: BP2 into the first hidden layer forgets f'(z^1)."""
+    zs, activations = self.forward(x)
+    nabla_w, nabla_b = [None] * len(self.weights), [None] * len(self.biases)
+    delta = self.loss.delta(activations[-1], y)
+    for l in reversed(range(len(self.weights))):
+        nabla_b[l] = delta.sum(axis=0)
+        nabla_w[l] = delta.T @ activations[l]
+        if l > 1:
+            delta = (delta @ self.weights[l]) * self.activation.prime(zs[l - 1])
+        elif l == 1:
+            delta = delta @ self.weights[l]  # the bug
+    return nabla_w, nabla_b
+
+
+def test_gradcheck_exits_1_and_names_the_tensor_a_broken_backprop_gets_wrong(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(Network, "backprop", backprop_without_first_sigma_prime)
+    assert main(["gradcheck", "--out", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    failed = set(re.findall(r"FAILED \S+ l2=\S+ (\w+) against", out))
+    assert failed == {"W1", "b1"}  # the tensors whose gradient goes through the missing factor, and only they
+    table = pd.read_csv(tmp_path / "gradcheck.csv")
+    assert set(table[~table.passed].param) == {"W1", "b1"}
+    assert (table[~table.passed].rel_err > 1e-2).all()  # wrong by far, in every activation and loss
+    assert len(table[~table.passed].groupby(["activation", "loss", "reference"])) == 2 * len(PAIRS)
+
+
+def test_gradcheck_passes_on_the_real_backprop(capsys, tmp_path):
+    assert main(["gradcheck", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "FAILED" not in out and "144 / 144 checks within tolerance" in out
+    table = pd.read_csv(tmp_path / "gradcheck.csv")
+    assert set(table.l2) == {0.0, 1.0} and table.passed.all()
+    assert np.all(table.rel_err < table.tolerance)

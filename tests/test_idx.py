@@ -1,5 +1,6 @@
 """A data root with missing, truncated or corrupt IDX files is reported before any training."""
-import shutil
+
+import re
 
 import numpy as np
 import pytest
@@ -25,10 +26,13 @@ def small_root(tmp_path, sample):
     return tmp_path
 
 
-def test_a_valid_folder_loads(small_root, sample):
+def test_a_valid_folder_loads_and_is_named_not_official(small_root, sample, capsys):
     data = load_dataset("mnist", str(small_root))
     assert data.train_images.shape == (200, 784) and data.test_images.shape == (100, 784)
     assert np.array_equal(data.train_images, sample.train_images[:200])
+    err = capsys.readouterr().err
+    assert "warning:" in err and "not the official mnist" in err and "train-images-idx3-ubyte" in err
+    assert data.source.startswith("not the official mnist")
 
 
 def corrupt(raw, kind):
@@ -49,16 +53,24 @@ def corrupt(raw, kind):
         labels.write_bytes(bytes(data))
     elif kind == "lengths":
         labels.write_bytes(idx_bytes(np.zeros(150), 2049))
+    elif kind == "label 200":
+        data = bytearray(labels.read_bytes())
+        data[8 + 17] = 200
+        labels.write_bytes(bytes(data))
+    elif kind == "no images":
+        images.write_bytes(idx_bytes(np.zeros((0, 28, 28)), 2051))
+        labels.write_bytes(idx_bytes(np.zeros(0), 2049))
 
 
 @pytest.mark.parametrize("kind,message", [
     ("missing", "is missing; run with --download"), ("truncated", "truncated or corrupt"),
     ("empty", "is truncated"), ("magic", "magic number 2049, expected 2051"),
     ("counts", "header promises"), ("lengths", "200 train images but 150 labels"),
+    ("label 200", "labels outside 0-9 (1 of them, the first 200 at index 17)"), ("no images", "holds no images"),
 ])
 def test_bad_files_are_reported(small_root, kind, message):
     corrupt(small_root / "MNIST" / "raw", kind)
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(UsageError, match=re.escape(message)):
         load_dataset("mnist", str(small_root))
 
 

@@ -1,24 +1,12 @@
-"""The runner: resume after kill -9, diverged runs, workers, and inspect on a finished grid."""
+"""The runner: resuming, workers, diverged and failed runs, what a folder was made by, and inspect."""
+import json
 import os
-import signal
-import subprocess
-import sys
-import time
+import re
 
 import pandas as pd
 import pytest
 
 from tests.helpers import assert_same_tables, cli, write_grid
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """An uninterrupted run of the small grid, with one worker."""
-    folder = tmp_path_factory.mktemp("reference")
-    grid = write_grid(folder / "grid.toml")
-    done = cli("run", "--grid", grid, "--out", folder / "out")
-    assert done.returncode == 0, done.stderr
-    return grid, folder / "out"
 
 
 def test_reference_tables(reference):
@@ -27,39 +15,26 @@ def test_reference_tables(reference):
     epochs = pd.read_csv(out / "epochs.csv")
     assert len(runs) == 8 and len(epochs) == 16
     assert runs.run_id.nunique() == 4 and set(runs.status) == {"ok"}
-    assert sorted(os.listdir(out / "params")) == sorted(f"{r}-{i}.npz" for r, i in zip(runs.run_id, runs.impl))
-    manifest = (out / "manifest.json").read_text()
-    for key in ('"numpy"', '"torch"', '"cpu"', '"simd"', '"cpu_count"', '"data_checksums"', '"git_commit"',
-                '"started"', '"finished"'):
-        assert key in manifest
+    assert sorted(os.listdir(out / "params")) == sorted(f"{r}-{i}.npz" for r, i in zip(runs.run_id, runs.impl,
+                                                                                         strict=True))
+    manifest = json.loads((out / "manifest.json").read_text())
+    (grid,) = manifest["grids"]
+    assert grid["runs"] == 8 and sorted(grid["run_ids"]) == sorted(f"{r}-{i}" for r, i in zip(runs.run_id, runs.impl,
+                                                                                               strict=True))
+    assert manifest["data"]["sample"]["checksum"] and manifest["data"]["sample"]["validation"]["val_sizes"] == [500]
+    (session,) = manifest["sessions"]
+    for key in ("numpy", "torch", "cpu", "simd", "cpu_count", "git_commit", "started", "finished", "kernels"):
+        assert key in session
+    assert session["kernels"]["torch_cpu_capability"] and session["kernels"]["numpy_blas"]
 
 
-def test_running_again_skips_everything(reference, tmp_path):
+def test_running_again_skips_everything(reference):
     grid, out = reference
-    before = (out / "runs.csv").read_bytes()
+    before = {name: (out / name).read_bytes() for name in ("runs.csv", "epochs.csv", "manifest.json")}
     done = cli("run", "--grid", grid, "--out", out)
     assert done.returncode == 0 and "8 already complete" in done.stdout
-    assert (out / "runs.csv").read_bytes() == before
-
-
-def test_kill_9_then_resume_equals_uninterrupted(reference, tmp_path):
-    grid, ref = reference
-    out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "experiments", "run", "--grid", str(grid), "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # kill once a few runs are in, mid-grid
-        runs = out / "runs.csv"
-        if runs.exists() and runs.read_text().count("\n") >= 4:
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    partial = pd.read_csv(out / "runs.csv")
-    assert 3 <= len(partial) < 8
-    done = cli("run", "--grid", grid, "--out", out)
-    assert done.returncode == 0, done.stderr
-    assert_same_tables(ref, out)
+    assert "final_test_acc, mean ± std over seeds" in done.stdout  # it ends with the answer
+    assert {name: (out / name).read_bytes() for name in before} == before
 
 
 def test_two_workers_give_the_same_metrics(reference, tmp_path):
@@ -73,13 +48,20 @@ def test_the_client_of_a_cpu_grid_leaves_torch_to_its_workers(tmp_path):
     """Importing torch costs a process about 0.5 GB: a client that only schedules and writes keeps out of it."""
     grid = write_grid(tmp_path / "grid.toml", lr=[0.5], epochs=[1])
     code = ("import sys\nfrom experiments.cli import main\nif __name__ == '__main__':\n"
-            f"    assert main(['run', '--grid', {str(grid)!r}, '--out', {str(tmp_path / 'out')!r}, '--workers', '2']) == 0\n"
+            f"    assert main(['run', '--grid', {str(grid)!r}, '--out', {str(tmp_path / 'out')!r}, "
+            "'--workers', '2']) == 0\n"
             "    print('torch imported:', 'torch' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    done = cli_code(code)
     assert done.returncode == 0, done.stderr
     assert "torch imported: False" in done.stdout
     runs = pd.read_csv(tmp_path / "out" / "runs.csv")
     assert set(runs.impl) == {"scratch", "torch"} and set(runs.status) == {"ok"}
+
+
+def cli_code(code: str):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
 
 
 def test_diverged_runs_are_recorded_and_the_grid_goes_on(tmp_path):
@@ -94,24 +76,154 @@ def test_diverged_runs_are_recorded_and_the_grid_goes_on(tmp_path):
     assert "RuntimeWarning" not in done.stderr
 
 
-def test_inspect_prints_the_three_tables_and_plots(reference, tmp_path):
+class Failing:
+    """A cluster whose every task is lost."""
+
+    def submit(self, fn, *args, **kwargs):
+        from concurrent.futures import Future
+        future = Future()
+        future.set_exception(RuntimeError("worker lost"))
+        return future
+
+
+def test_a_failed_unit_is_announced_retried_recorded_then_tried_again(tmp_path, capsys):
+    from experiments import runner
+    from experiments.config import RunConfig
+    from experiments.results import ResultsDir
+    configs = [RunConfig(lr=lr, epochs=2) for lr in (0.1, 0.3)]
+    out = ResultsDir(tmp_path / "out").open(lock=False)
+    counts = runner.run_grid(configs, out, "test", {}, executor=Failing(), max_attempts=2)
+    err = capsys.readouterr().err
+    assert counts == {"failed": 2}
+    assert "1 unit(s), 2 run(s), did not finish (worker lost); trying them again" in err
+    assert "2 run(s) from" in err and "failed: RuntimeError: worker lost" in err
+    assert sorted(pd.read_csv(tmp_path / "out" / "runs.csv").status) == ["failed", "failed"]
+    # the next run tries them again, and their failed rows give way to the real ones
+    counts = runner.run_grid(configs, out, "test", {})
+    assert counts == {"ok": 2}
+    runs = pd.read_csv(tmp_path / "out" / "runs.csv")
+    assert sorted(runs.status) == ["ok", "ok"] and len(runs) == 2
+
+
+def test_a_grid_with_failed_runs_exits_1_with_a_summary(tmp_path, monkeypatch, capsys):
+    from experiments import execute
+    from experiments.cli import main
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of luck")
+    monkeypatch.setattr(execute, "build_stack", broken)
+    grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], epochs=[1])
+    assert main(["run", "--grid", str(grid), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "failed: RuntimeError: out of luck" in err and "4 run(s) failed" in err and "again" in err
+
+
+def test_another_grid_is_refused_unless_the_folder_is_extended(reference, tmp_path):
+    import shutil
+    grid, ref = reference
+    out = tmp_path / "out"
+    shutil.copytree(ref, out)
+    before = (out / "runs.csv").read_bytes()
+    other = write_grid(tmp_path / "other.toml", lr=[0.1, 0.2], impl=["scratch"])
+    done = cli("run", "--grid", other, "--out", out)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "made by grid 'grid'" in done.stderr and "lr is [0.1, 0.5] there and [0.1, 0.2] here" in done.stderr
+    assert "--extend" in done.stderr and (out / "runs.csv").read_bytes() == before
+    done = cli("run", "--grid", other, "--out", out, "--extend")
+    assert done.returncode == 0, done.stderr
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 8 + 2  # lr 0.1 of scratch was done already
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [g["name"] for g in manifest["grids"]] == ["grid", "other"] and len(manifest["sessions"]) == 2
+
+
+def test_other_data_under_the_same_name_is_refused(tmp_path, sample):
+    """A folder made with one mnist is not resumed with other files under the data root."""
+    from tests.test_idx import idx_bytes
+    root = tmp_path / "root"
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+
+    def write(offset: int):
+        for prefix, images, labels in (("train", sample.train_images[offset:offset + 300], sample.train_labels[:300]),
+                                       ("t10k", sample.test_images[:100], sample.test_labels[:100])):
+            (raw / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(images.reshape(-1, 28, 28), 2051))
+            (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(labels, 2049))
+    write(0)
+    args = ["run", "--dataset", "mnist", "--data-root", root, "--set", "epochs=1", "--set", "impl=scratch",
+            "--set", "val_size=100", "--set", "seed=0,1", "--set", "activation=sigmoid", "--set", "loss=ce",
+            "--set", "lr=0.1", "--out", tmp_path / "out"]
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr
+    assert "not the official mnist" in done.stderr  # named in a warning
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["data"]["mnist"]["source"].startswith("not the official mnist")  # and recorded
+    write(1)  # other images under the same name
+    before = (tmp_path / "out" / "runs.csv").read_bytes()
+    done = cli(*args)
+    assert done.returncode == 2 and "made with other mnist data" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 2  # the warning, then the one-line refusal
+    assert (tmp_path / "out" / "runs.csv").read_bytes() == before
+
+
+def test_many_workers_on_few_cores_is_a_warning(tmp_path):
+    grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], epochs=[1], lr=[0.1])
+    done = cli("run", "--grid", grid, "--out", tmp_path / "out", "--workers", "64")
+    assert done.returncode == 0, done.stderr
+    assert f"warning: 64 workers on {os.cpu_count()} cores" in done.stderr
+
+
+def test_the_count_and_an_estimate_come_before_training(tmp_path):
+    grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], epochs=[1], lr=[0.1])
+    done = cli("run", "--grid", grid, "--out", tmp_path / "out")
+    first = done.stdout.splitlines()[0]
+    assert first.startswith("grid: 2 runs, 0 already complete") and "2 to run in 1 unit(s): about" in first
+
+
+def test_inspect_prints_the_tables_and_plots(reference, tmp_path):
     _, out = reference
     runs = pd.read_csv(out / "runs.csv")
     done = cli("inspect", out, "--plot")
     assert done.returncode == 0, done.stderr
     text = done.stdout
-    assert "1. final_test_acc" in text and "2. Parity" in text and "3. Best configuration" in text
-    # the comparison table shows the mean over seeds of each cell
-    cell = runs[(runs.impl == "scratch") & (runs.loss == "ce") & (runs.lr == 0.5)].final_test_acc.mean()
-    assert f"{cell:.4f} ± 0.0000" in text
-    # parity: float64 twins at lr 0.5 agree exactly on test accuracy
-    assert "worst case: test_acc_diff" in text
-    best = runs.loc[runs.final_test_acc.idxmax()]
-    assert f"{best.final_test_acc:.4g}" in text
+    assert "final_test_acc, mean ± std over seeds" in text and "Parity" in text and "Best configuration" in text
+    # the comparison table shows each cell's value (one seed here) under a plain header
+    cell = runs[(runs.impl == "scratch") & (runs.loss == "ce") & (runs.lr == 0.5)].final_test_acc.iloc[0]
+    assert f"{cell:.4f}" in text and "scratch, lr 0.5" in text and "('scratch'" not in text
+    # the best configuration is chosen on validation and reports the test accuracy there
+    ok = runs[(runs.impl == "scratch") & (runs.loss == "ce")]
+    chosen = ok.loc[ok.best_val_acc.idxmax()]
+    assert f"{chosen.test_acc_at_best:.4f} ± 0.0000" in text
     for name in ("learning_curves_test_acc", "learning_curves_train_loss", "lr_sweep", "first_layer", "confusion"):
         assert (out / "plots" / f"{name}.png").stat().st_size > 5000
     md = cli("inspect", out, "--format", "markdown")
-    assert md.returncode == 0 and "|" in md.stdout
+    assert md.returncode == 0 and "| scratch, lr 0.1 |" in re.sub(" +", " ", md.stdout)
+    assert "| activation | loss | scratch, lr 0.1 |" in re.sub(" +", " ", md.stdout) and "('" not in md.stdout
+    csv = cli("inspect", out, "--format", "csv")
+    assert "activation,loss,\"scratch, lr 0.1\"" in csv.stdout
+
+
+@pytest.mark.parametrize("axis,values", [("batch_size", [10, 200]), ("l2", [0.0, 5.0])])
+def test_tables_keep_apart_what_a_grid_varies_besides_seeds(tmp_path, axis, values):
+    """A grid that varies batch size (or l2) shows each value in rows of its own, never as one
+    mean ± std over runs of different configurations."""
+    from experiments.tables import best, comparison, load
+    grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], loss=["ce"], lr=[0.5], seed=[0, 1], epochs=[1],
+                      **{axis: values})
+    done = cli("run", "--grid", grid, "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    runs, _ = load(tmp_path / "out")
+    table = comparison(runs, "final_test_acc")
+    assert axis in table.index.names and len(table) == 2
+    for value in values:
+        seeds = runs[runs[axis] == value].final_test_acc
+        row = table.xs(value, level=axis).iloc[0]["scratch, lr 0.5"]
+        assert row == f"{seeds.mean():.4f} ± {seeds.std():.4f}"
+    top = best(runs)
+    assert len(top) == 1 and top[axis].iloc[0] in values  # the best of the two, chosen on validation
+    chosen = runs[runs[axis] == top[axis].iloc[0]]
+    assert top.best_val_acc.iloc[0] == pytest.approx(chosen.best_val_acc.mean())
+    assert runs.groupby(axis).best_val_acc.mean().idxmax() == top[axis].iloc[0]
 
 
 def test_inspect_on_empty_folder_says_so(tmp_path):
@@ -121,6 +233,7 @@ def test_inspect_on_empty_folder_says_so(tmp_path):
 
 def test_progress_counts_epochs_and_the_epochs_a_diverged_run_skips():
     import io
+
     from experiments.config import RunConfig
     from experiments.progress import Progress
     configs = [RunConfig(lr=lr, epochs=4).resolved() for lr in (0.1, 0.2)]
@@ -156,26 +269,3 @@ def test_workers_report_epochs_while_they_train(tmp_path, monkeypatch):
     counts = runner.run_grid(configs, out, "test", {}, workers=2)
     assert counts == {"ok": 4}
     assert reported and set(reported) <= {1, 2, 3}  # rows from the worker processes, before the results
-
-
-def test_a_unit_that_fails_every_time_is_announced_retried_then_recorded_failed(tmp_path, capsys):
-    from concurrent.futures import Executor, Future
-    from experiments import runner
-    from experiments.config import RunConfig
-    from experiments.results import ResultsDir
-
-    class Failing(Executor):  # a cluster whose every task is lost
-        def submit(self, fn, *args, **kwargs):
-            future = Future()
-            future.set_exception(RuntimeError("worker lost"))
-            return future
-
-    configs = [RunConfig(lr=lr, epochs=2) for lr in (0.1, 0.3)]
-    out = ResultsDir(tmp_path / "out").open()
-    counts = runner.run_grid(configs, out, "test", {}, executor=Failing(), max_attempts=2)
-    err = capsys.readouterr().err
-    assert counts == {"failed": 2}
-    assert "1 unit(s), 2 run(s), did not finish (RuntimeError: worker lost); trying them again" in err
-    assert "2 run(s) from" in err and "failed: RuntimeError: worker lost" in err
-    runs = pd.read_csv(tmp_path / "out" / "runs.csv")
-    assert sorted(runs.status) == ["failed", "failed"]

@@ -8,45 +8,47 @@ batch x (m, n_0) they share (addmm), the others one batched product each (baddbm
     z^l = a^(l-1) W_l^T + b_l      (K, m, n_in) x (K, n_in, n_out) -> (K, m, n_out)
 
 Each hidden activation is applied to the whole stack and kept where a network uses it
-(torch.where), each cost to the run of adjacent networks that use it (split). Autograd
-differentiates the weighted sum of the K costs, sum_k eta_k C_k, whose gradient with respect
-to network k's parameters is eta_k dC_k/dW: the step W <- W - eta_k dC_k/dW of every network
-is then one update of all parameters.
+(torch.where), each loss to the run of adjacent networks that use it (split). Autograd
+differentiates the weighted sum sum_k lr_k C_k, whose gradient with respect to network k's
+parameters is lr_k dC_k/dW: one update then steps every network with its own learning rate.
 """
-from typing import Iterator
+from itertools import groupby
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
-from scratch.batched import slices
-from scratch.train import epoch_order
 from torch_ref.compiled import compile_step
+from torch_ref.images import Images, as_images, epoch_index, one_hot
 from torch_ref.losses import LOSSES
 from torch_ref.network import ACTIVATIONS
-from torch_ref.train import Images, one_hot
+
+
+def runs(items: list) -> list[tuple[object, int]]:
+    """(item, length) of every run of equal adjacent items: [a, a, b] -> [(a, 2), (b, 1)]."""
+    return [(item, len(list(run))) for item, run in groupby(items)]
 
 
 class StackedTwin(nn.Module):
-    def __init__(self, weights: list[np.ndarray], biases: list[np.ndarray], etas,
-                 activations: list[str], losses: list[str], device: torch.device | str = "cpu"):
+    def __init__(self, weights: list[np.ndarray], biases: list[np.ndarray], activations: list[str],
+                 losses: list[str], device: torch.device | str = "cpu"):
         """From stacked numpy parameters W_l (K, n_out, n_in), b_l (K, n_out) (copied), and
-        each network's activation and cost by name."""
+        each network's activation and loss by name; networks of one loss must be adjacent."""
         super().__init__()
         self.weights = nn.ParameterList(nn.Parameter(torch.tensor(w, device=device)) for w in weights)
         self.biases = nn.ParameterList(nn.Parameter(torch.tensor(b, device=device)) for b in biases)
-        self.register_buffer("eta", torch.tensor(np.asarray(etas), dtype=self.weights[0].dtype, device=device))
-        self.activations = [(ACTIVATIONS[name], torch.tensor([a == name for a in activations], device=device)[:, None, None])
-                            for name in dict.fromkeys(activations)]  # (f, mask (K, 1, 1) of the networks using f)
-        self.losses = [(LOSSES[name], s.stop - s.start) for s, name in slices(losses)]  # (cost, run length)
-        self.layers = list(zip(self.weights, self.biases))  # plain list: indexing a ParameterList is slow
+        # each activation f with the mask (K, 1, 1) of the networks that use it
+        self.activations = [(ACTIVATIONS[name], torch.tensor([a == name for a in activations],
+                                                              device=device)[:, None, None])
+                            for name in dict.fromkeys(activations)]
+        self.losses = [(LOSSES[name], length) for name, length in runs(losses)]
+        if len(self.losses) != len(set(losses)):
+            raise ValueError("networks of one loss must be adjacent in a stack")
+        self.layers = list(zip(self.weights, self.biases, strict=True))  # plain list: indexing a ParameterList is slow
 
-    @classmethod
-    def from_scratch(cls, stack, device: torch.device | str = "cpu") -> "StackedTwin":
-        """An exact copy of a scratch.batched.StackedNetwork."""
-        activations = [next(f.name for f, uses in stack.activations if uses[k].item()) for k in range(len(stack))]
-        losses = [loss.name for s, loss in stack.losses for _ in range(s.stop - s.start)]
-        return cls(stack.weights, stack.biases, stack.eta, activations, losses, device)
+    def __len__(self) -> int:
+        return len(self.weights[0])
 
     def hidden(self, z: torch.Tensor) -> torch.Tensor:
         """a = f_k(z_k) with each network's activation f_k."""
@@ -68,80 +70,113 @@ class StackedTwin(nn.Module):
             z = torch.baddbmm(b[:, None, :], self.hidden(z), w.transpose(1, 2))  # (K, m, n_in) x (K, n_in, n_out)
         return z
 
-    def costs(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Every network's cost C_k (K,), for logits z (K, m, n_L) and targets y (m, n_L)."""
-        runs = z.split([n for _, n in self.losses])
-        return torch.cat([loss(run, y) for run, (loss, _) in zip(runs, self.losses)])
+    def losses_of(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Every network's loss C_k (K,), for logits z (K, m, n_L) and targets y (m, n_L)."""
+        parts = z.split([length for _, length in self.losses])
+        return torch.cat([loss(part, y) for part, (loss, _) in zip(parts, self.losses, strict=True)])
 
     def numpy_params(self, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         return ([w[k].detach().cpu().numpy().copy() for w in self.weights],
                 [b[k].detach().cpu().numpy().copy() for b in self.biases])
 
 
-def train(model: StackedTwin, x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
-          rng: np.random.Generator, compiled: bool = False) -> Iterator[int]:
-    """torch_ref.train for a stack: every network visits the set in the orders drawn from rng.
+class StackedSGD:
+    """Every network k's SGD step with its own lr_k, L2 weight decay wd_k = lambda_k/n, momentum
+    mu_k and decay gamma_k, in the form of torch.optim.SGD. The gradients come scaled, as
+    lr_k dC_k/dW, so the velocity kept is u = lr_k v:
 
-    compiled: each step (gradient of sum_k eta_k C_k by torch.func.grad, and the update) goes
-    through torch.compile as one graph (torch_ref.compiled), which fuses the stack's small
-    operations into a few kernels (a C++ compiler is needed); the numbers are the same up to
-    rounding."""
-    device = model.eta.device
-    images = Images(x, device)
+        G = lr_k (dC_k/dW + wd_k W);   u <- mu_k u + G;   W <- W - u;
+        after an epoch: lr_k <- gamma_k lr_k, u <- gamma_k u.
+
+    compiled: the step (gather, forward, torch.func.grad, update) is one torch.compile graph."""
+
+    def __init__(self, model: StackedTwin, images: Images, yt: torch.Tensor, lr, weight_decay, momentum, lr_decay,
+                 compiled: bool = False):
+        p0 = model.weights[0]
+
+        def per_network(values) -> torch.Tensor:
+            return torch.tensor(np.array(values, dtype=np.float64), device=p0.device).to(p0.dtype)
+
+        self.lr, self.lr_decay = per_network(lr), per_network(lr_decay)
+        self.weight_decay = per_network(weight_decay) if np.any(weight_decay) else None
+        self.momentum = per_network(momentum) if np.any(momentum) else None
+        self.decay = (self.lr * self.weight_decay) if self.weight_decay is not None else None  # lr_k wd_k
+        # eager: the parameters, for autograd; compiled: their own memory, for torch.func.grad
+        self.params = [p if not compiled else p.detach() for p in (*model.weights, *model.biases)]
+        self.velocity = [torch.zeros_like(p) for p in self.params] if self.momentum is not None else None
+        self.n_layers = len(model.weights)
+        self.model, self.images, self.yt = model, images, yt
+        self.step = compile_step(self.compiled_step) if compiled else self.eager_step
+
+    def weighted_loss(self, params: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        """sum_k lr_k C_k, whose gradient holds lr_k dC_k/dW for every network k."""
+        n = self.n_layers
+        return self.lr @ self.model.losses_of(self.model(xb, list(zip(params[:n], params[n:], strict=True))), yb)
+
+    def update(self, grads: list[torch.Tensor]) -> None:
+        n, k = self.n_layers, len(self.lr)
+        if self.decay is not None:
+            grads = [g + self.decay.view(k, 1, 1) * w for g, w in zip(grads[:n], self.params[:n], strict=True)] \
+                + list(grads[n:])
+        if self.velocity is not None:
+            for v, g in zip(self.velocity, grads, strict=True):
+                v.mul_(self.momentum.view(k, *[1] * (v.dim() - 1))).add_(g)
+            grads = self.velocity
+        torch._foreach_sub_(self.params, grads)
+
+    def eager_step(self, index: torch.Tensor) -> None:
+        xb, yb = self.images.batch(index), self.yt.index_select(0, index)
+        grads = torch.autograd.grad(self.weighted_loss(self.params, xb, yb), self.params)
+        with torch.no_grad():
+            self.update(list(grads))
+
+    def compiled_step(self, index: torch.Tensor) -> None:
+        xb, yb = self.images.batch(index), self.yt.index_select(0, index)
+        grads = torch.func.grad(self.weighted_loss)(self.params, xb, yb)
+        self.update(grads)
+
+    def end_epoch(self) -> None:
+        self.lr.mul_(self.lr_decay)
+        if self.decay is not None:
+            torch.mul(self.lr, self.weight_decay, out=self.decay)
+        if self.velocity is not None:
+            k = len(self.lr)
+            for v in self.velocity:
+                v.mul_(self.lr_decay.view(k, *[1] * (v.dim() - 1)))
+
+
+def train(model: StackedTwin, x, labels: np.ndarray, batches: Iterable[list[np.ndarray]], lr, l2=0.0,
+          momentum=0.0, lr_decay=1.0, compiled: bool = False) -> Iterator[int]:
+    """torch_ref.train for a stack: lr, l2, momentum and lr_decay per network, each (K,) (or one
+    value for all); every network sees the given mini-batches. compiled: each step goes through
+    torch.compile as one graph (a C++ compiler is needed); the numbers are the same up to rounding."""
+    device = model.weights[0].device
+    images = as_images(x, device)
     yt = one_hot(labels, images.dtype, device)
-    step = (compiled_sgd_step if compiled else sgd_step)(model, images, yt)
-    n = len(x)
-    for epoch in range(1, epochs + 1):
-        order = torch.from_numpy(epoch_order(rng, n)).to(device)
-        for k in range(0, n, batch_size):
-            step(order[k:k + batch_size])
+    k = len(model)
+    lr, l2, momentum, lr_decay = (np.broadcast_to(np.asarray(v, dtype=np.float64), (k,)) for v in (lr, l2, momentum,
+                                                                                                  lr_decay))
+    sgd = StackedSGD(model, images, yt, lr, l2 / len(images), momentum, lr_decay, compiled)
+    for epoch, batches_of_epoch in enumerate(batches, 1):
+        for index in epoch_index(batches_of_epoch, device):
+            sgd.step(index)
+        sgd.end_epoch()
         yield epoch
 
 
-def weighted_cost(model: StackedTwin, xb: torch.Tensor, yb: torch.Tensor, layers: list | None = None) -> torch.Tensor:
-    """sum_k eta_k C_k, whose gradient holds eta_k dC_k/dW for every network k."""
-    return model.eta @ model.costs(model(xb, layers), yb)
-
-
-def sgd_step(model: StackedTwin, images: Images, yt: torch.Tensor):
-    """step(batch): W <- W - eta_k dC_k/dW for every network k, autograd's backward."""
-    params = list(model.weights) + list(model.biases)
-
-    def step(batch: torch.Tensor) -> None:
-        grads = torch.autograd.grad(weighted_cost(model, images.batch(batch), yt.index_select(0, batch)), params)
-        with torch.no_grad():
-            torch._foreach_sub_(params, grads)
-    return step
-
-
-def compiled_sgd_step(model: StackedTwin, images: Images, yt: torch.Tensor):
-    """sgd_step as one compiled function of the parameters, the gradient by torch.func.grad."""
-    params = [p.detach() for p in (*model.weights, *model.biases)]  # the parameters' own memory
-    n = len(model.weights)
-
-    def cost_of(params: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        return weighted_cost(model, xb, yb, list(zip(params[:n], params[n:])))
-
-    def step(batch: torch.Tensor) -> None:
-        grads = torch.func.grad(cost_of)(params, images.batch(batch), yt.index_select(0, batch))
-        torch._foreach_sub_(params, grads)
-    return compile_step(step)
-
-
 @torch.no_grad()
-def evaluate(model: StackedTwin, x: np.ndarray, labels: np.ndarray,
-             chunk: int = 2000) -> tuple[np.ndarray, np.ndarray]:
-    """(cost C, accuracy) of every network over the whole set, each (K,), `chunk` examples at a
+def evaluate(model: StackedTwin, x, labels: np.ndarray, chunk: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """(loss C, accuracy) of every network over the whole set, each (K,), `chunk` examples at a
     time: a layer's activations then take K n_l chunk numbers (4.6 MB for 36 x 16 x 2000 in float32)."""
-    device = model.eta.device
-    images = Images(x, device)
+    device = model.weights[0].device
+    images = as_images(x, device)
     yt = one_hot(labels, images.dtype, device)
-    k = len(model.eta)
+    k = len(model)
     total = torch.zeros(k, dtype=torch.float64, device=device)
     correct = torch.zeros(k, dtype=torch.float64, device=device)
     for start, rows in images.chunks(chunk):
         z = model(rows)  # (K, chunk, 10)
         y = yt[start:start + chunk]
-        total += model.costs(z, y) * len(y)
+        total += model.losses_of(z, y) * len(y)
         correct += (z.argmax(dim=2) == y.argmax(dim=1)).sum(dim=1)
     return (total / len(images)).cpu().numpy(), (correct / len(images)).cpu().numpy()

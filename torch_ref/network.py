@@ -1,7 +1,7 @@
 """TwinNet: nn.Linear layers of the given sizes, hidden activation sigmoid or relu.
 
-forward returns the output logits z^L; the cost (torch_ref.losses) applies the output
-activation it assumes, exactly as scratch.losses does.
+forward returns the output logits z^L; the loss (torch_ref.losses) applies the output
+activation it assumes, as scratch.losses does.
 """
 import numpy as np
 import torch
@@ -27,21 +27,22 @@ class TwinNet(nn.Module):
     def __init__(self, sizes: list[int], activation: str = "sigmoid", loss: str = "mse",
                  dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu"):
         super().__init__()
-        self.layers = nn.ModuleList(
-            nn.Linear(n_in, n_out, dtype=dtype, device=device) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+        self.layers = nn.ModuleList(nn.Linear(n_in, n_out, dtype=dtype, device=device)
+                                    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True))
         self.activation = ACTIVATIONS[activation]
         self.activation_name = activation
         self.loss = loss
 
     @classmethod
-    def from_scratch(cls, net, device: torch.device | str = "cpu") -> "TwinNet":
-        """An exact copy of a scratch.Network: same sizes, activation, cost and parameters."""
-        dtype = getattr(torch, str(net.dtype))
-        twin = cls(net.sizes, net.activation.name, net.loss.name, dtype, device)
+    def from_params(cls, weights: list[np.ndarray], biases: list[np.ndarray], activation: str = "sigmoid",
+                    loss: str = "mse", device: torch.device | str = "cpu") -> "TwinNet":
+        """A network holding copies of the given W_l (n_out, n_in) and b_l (n_out,), of their dtype."""
+        sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+        twin = cls(sizes, activation, loss, getattr(torch, weights[0].dtype.name), device)
         with torch.no_grad():
-            for layer, w, b in zip(twin.layers, net.weights, net.biases):
-                layer.weight.copy_(torch.from_numpy(w))  # both (n_out, n_in): no transpose
-                layer.bias.copy_(torch.from_numpy(b))
+            for layer, w, b in zip(twin.layers, weights, biases, strict=True):
+                layer.weight.copy_(torch.from_numpy(np.asarray(w)))  # both (n_out, n_in): no transpose
+                layer.bias.copy_(torch.from_numpy(np.asarray(b)))
         return twin
 
     def forward(self, x: torch.Tensor, layers: list | None = None) -> torch.Tensor:
@@ -56,7 +57,9 @@ class TwinNet(nn.Module):
             x = self.activation(F.linear(x, w_l, b_l))
         return F.linear(x, w, b)
 
+    def weights_and_biases(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+        return [layer.weight for layer in self.layers], [layer.bias for layer in self.layers]
+
     def numpy_params(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        weights = [layer.weight.detach().cpu().numpy().copy() for layer in self.layers]
-        biases = [layer.bias.detach().cpu().numpy().copy() for layer in self.layers]
-        return weights, biases
+        weights, biases = self.weights_and_biases()
+        return [w.detach().cpu().numpy().copy() for w in weights], [b.detach().cpu().numpy().copy() for b in biases]

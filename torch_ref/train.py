@@ -1,109 +1,104 @@
-"""Mini-batch SGD with autograd and torch.optim.SGD, on the batches the scratch network sees.
+"""Mini-batch SGD with autograd, torch.optim.SGD and ExponentialLR, on the caller's mini-batches.
 
-The epoch order comes from scratch.train.epoch_order with the caller's numpy generator, so
-the twin visits the training set in the same order on every device.
+The caller gives the mini-batches as one list of index arrays per epoch, so that the twin
+visits the training set in the order the scratch network does, on every device.
 """
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
 
-from scratch.train import epoch_order
 from torch_ref.compiled import compile_step
+from torch_ref.images import Images, as_images, epoch_index, one_hot
 from torch_ref.losses import LOSSES
 from torch_ref.network import TwinNet
 
 
-class Images:
-    """The images x on `device`, read by rows as float tensors of x's dtype. x is a float array,
-    kept as it is, or pixels kept uint8 (x.images, read in x.dtype, as experiments.data.Pixels),
-    scaled to [0, 1] as their rows are read: the numbers of the scaled array, a quarter
-    (float32) of its memory on the device."""
+class EagerSGD:
+    """torch.optim.SGD, L2 as `weight_decay` on the weights' parameter group only, and
+    torch.optim.lr_scheduler.ExponentialLR stepped once an epoch."""
 
-    def __init__(self, x, device):
-        pixels = getattr(x, "images", None)
-        self.data = torch.from_numpy(pixels if pixels is not None else x).to(device)
-        self.dtype = getattr(torch, np.dtype(x.dtype).name)
-        # a 0-dim tensor, not the number: CUDA divides by a number as a product with its reciprocal
-        self.scale = torch.tensor(255, dtype=self.dtype, device=device) if pixels is not None else None
+    def __init__(self, model: TwinNet, images: Images, yt: torch.Tensor, lr: float, weight_decay: float,
+                 momentum: float, lr_decay: float):
+        self.model, self.images, self.yt, self.loss = model, images, yt, LOSSES[model.loss]
+        weights, biases = model.weights_and_biases()
+        self.optimizer = torch.optim.SGD([{"params": weights, "weight_decay": weight_decay},
+                                          {"params": biases, "weight_decay": 0.0}], lr=lr, momentum=momentum)
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=lr_decay)
 
-    def __len__(self) -> int:
-        return len(self.data)
+    def step(self, index: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.loss(self.model(self.images.batch(index)), self.yt.index_select(0, index)).backward()
+        self.optimizer.step()
 
-    def scaled(self, rows: torch.Tensor) -> torch.Tensor:
-        return rows if self.scale is None else rows.to(self.dtype).div_(self.scale)
-
-    def batch(self, index: torch.Tensor) -> torch.Tensor:
-        """The rows at `index` (a mini-batch)."""
-        return self.scaled(self.data.index_select(0, index))
-
-    def chunks(self, size: int):
-        """(start, rows) for consecutive runs of `size` rows."""
-        for start in range(0, len(self.data), size):
-            yield start, self.scaled(self.data[start:start + size])
+    def end_epoch(self) -> None:
+        self.scheduler.step()
 
 
-def one_hot(labels: np.ndarray, dtype: torch.dtype, device) -> torch.Tensor:
-    """(m,) integer labels -> (m, 10) rows of the identity, on `device`."""
-    return torch.nn.functional.one_hot(torch.from_numpy(labels).long(), 10).to(device=device, dtype=dtype)
+class CompiledSGD:
+    """The same step as one torch.compile graph: the gradient by torch.func.grad, then
+    torch.optim.SGD's update written out (g = dC/dW + wd W; v <- mu v + g; W <- W - lr v).
+    The learning rate is a tensor that the graph reads, so that its decay compiles nothing anew."""
+
+    def __init__(self, model: TwinNet, images: Images, yt: torch.Tensor, lr: float, weight_decay: float,
+                 momentum: float, lr_decay: float):
+        loss = LOSSES[model.loss]
+        weights, biases = model.weights_and_biases()
+        params = [p.detach() for p in weights + biases]  # the parameters' own memory
+        n = len(weights)
+        velocity = [torch.zeros_like(p) for p in params] if momentum else None
+        self.lr_value, self.lr_decay = lr, lr_decay
+        self.lr = torch.tensor(lr, dtype=params[0].dtype, device=params[0].device)
+
+        def loss_of(params: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+            return loss(model(xb, list(zip(params[:n], params[n:], strict=True))), yb)
+
+        def step(index: torch.Tensor) -> None:
+            grads = torch.func.grad(loss_of)(params, images.batch(index), yt.index_select(0, index))
+            if weight_decay:
+                grads = [g + weight_decay * p for g, p in zip(grads[:n], params[:n], strict=True)] + grads[n:]
+            if velocity is not None:
+                torch._foreach_mul_(velocity, momentum)
+                torch._foreach_add_(velocity, grads)
+                grads = velocity
+            torch._foreach_sub_(params, torch._foreach_mul(grads, self.lr))
+        self.step = compile_step(step)
+
+    def end_epoch(self) -> None:
+        self.lr_value *= self.lr_decay  # the recurrence ExponentialLR computes
+        self.lr.fill_(self.lr_value)
 
 
-def train(model: TwinNet, x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
-          lr: float, rng: np.random.Generator, compiled: bool = False) -> Iterator[int]:
-    """Run `epochs` epochs of SGD, yielding each finished epoch's number (1-based).
+def train(model: TwinNet, x, labels: np.ndarray, batches: Iterable[list[np.ndarray]], lr: float,
+          l2: float = 0.0, momentum: float = 0.0, lr_decay: float = 1.0, compiled: bool = False) -> Iterator[int]:
+    """SGD over the epochs of `batches` (index arrays into x), yielding each finished epoch's
+    number (1-based). x: a float array (n, n_0), or Images. l2: lambda of the L2 term
+    lambda/(2n) sum_w w^2, n = len(x); momentum mu; lr_decay gamma (lr gamma^t in epoch t).
 
-    compiled: each step (gradient by torch.func.grad, and SGD's update) goes through
-    torch.compile as one graph (torch_ref.compiled); the numbers are the same up to rounding."""
+    compiled: each step goes through torch.compile as one graph (CompiledSGD); the numbers are
+    the same up to rounding."""
     device = next(model.parameters()).device
-    images = Images(x, device)
+    images = as_images(x, device)
     yt = one_hot(labels, images.dtype, device)
-    step = (compiled_sgd_step if compiled else sgd_step)(model, lr, images, yt)
-    n = len(x)
-    for epoch in range(1, epochs + 1):
-        order = torch.from_numpy(epoch_order(rng, n)).to(device)
-        for k in range(0, n, batch_size):
-            step(order[k:k + batch_size])  # the batch gathered per mini-batch, as in scratch.train
+    sgd = (CompiledSGD if compiled else EagerSGD)(model, images, yt, lr, l2 / len(images), momentum, lr_decay)
+    for epoch, batches_of_epoch in enumerate(batches, 1):
+        for index in epoch_index(batches_of_epoch, device):
+            sgd.step(index)
+        sgd.end_epoch()
         yield epoch
 
 
-def sgd_step(model: TwinNet, lr: float, images: Images, yt: torch.Tensor):
-    """step(batch): one step of torch.optim.SGD on the examples at `batch`, autograd's backward."""
-    cost = LOSSES[model.loss]
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-
-    def step(batch: torch.Tensor) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        cost(model(images.batch(batch)), yt.index_select(0, batch)).backward()
-        optimizer.step()
-    return step
-
-
-def compiled_sgd_step(model: TwinNet, lr: float, images: Images, yt: torch.Tensor):
-    """sgd_step as one compiled function: grad C by torch.func.grad, then W <- W - lr grad C,
-    the update of torch.optim.SGD without momentum (its foreach form), in place."""
-    cost = LOSSES[model.loss]
-    params = [p.detach() for p in model.parameters()]  # W_1, b_1, W_2, ...: the parameters' own memory
-
-    def cost_of(params: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        return cost(model(xb, list(zip(params[0::2], params[1::2]))), yb)
-
-    def step(batch: torch.Tensor) -> None:
-        grads = torch.func.grad(cost_of)(params, images.batch(batch), yt.index_select(0, batch))
-        torch._foreach_add_(params, grads, alpha=-lr)
-    return compile_step(step)
-
-
 @torch.no_grad()
-def evaluate(model: TwinNet, x: np.ndarray, labels: np.ndarray, chunk: int = 2000) -> tuple[float, float]:
-    """(cost C over the whole set, fraction of examples whose largest output is the label),
+def evaluate(model: TwinNet, x, labels: np.ndarray, chunk: int = 2000) -> tuple[float, float]:
+    """(loss C over the whole set, fraction of examples whose largest output is the label),
     `chunk` examples at a time."""
     device = next(model.parameters()).device
-    images = Images(x, device)
+    images = as_images(x, device)
     yt = one_hot(labels, images.dtype, device)
-    cost, correct = 0.0, 0
+    loss, correct = 0.0, 0
     for start, rows in images.chunks(chunk):
         z = model(rows)
         y = yt[start:start + chunk]
-        cost += float(LOSSES[model.loss](z, y)) * len(y)
+        loss += float(LOSSES[model.loss](z, y)) * len(y)
         correct += int((z.argmax(dim=1) == y.argmax(dim=1)).sum())
-    return cost / len(images), correct / len(images)
+    return loss / len(images), correct / len(images)

@@ -1,0 +1,149 @@
+"""manifest.json: what made a results folder, read back before anything is added to it.
+
+    grids     every grid that wrote there: its name, axes, engine and the (run_id, impl) of its runs
+    data      per dataset: the checksum of its images and labels, where the files come from, the splits
+    sessions  every command that wrote there: when, on which host, with which kernels and versions
+
+A `run` into a folder checks that its data is the data the folder was made with (else it is
+refused), and that its grid is one of the folder's grids (else it is refused, unless the
+user asks to extend the folder; the grid is then added to the list).
+"""
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from experiments.config import RunConfig
+from experiments.errors import UsageError
+from experiments.host import cpu
+
+FORMAT = 2
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def torch_cpu_capability() -> str | None:
+    """The vector instructions torch's CPU kernels use (AVX512, AVX2, ...), asked of a child
+    process, so that a client that only schedules never imports torch itself."""
+    code = "import torch; print(torch.backends.cpu.get_cpu_capability())"
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
+
+
+def kernels(uses_torch: bool) -> dict:
+    """What decides the floating-point kernels, and so the last bits of float32 results: the
+    CPU's instruction sets (host), OpenBLAS's core type for numpy, torch's CPU capability, and
+    the variables that force them."""
+    from threadpoolctl import threadpool_info
+    blas = [{"api": i.get("internal_api"), "version": i.get("version"), "architecture": i.get("architecture")}
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    return {"numpy_blas": blas, "torch_cpu_capability": torch_cpu_capability() if uses_torch else None,
+            "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "ATEN_CPU_CAPABILITY", "MKL_CBWR",
+                                                    "MKL_ENABLE_INSTRUCTIONS")}}
+
+
+def session(workers: int, scheduler: str | None, engine: str, uses_torch: bool) -> dict:
+    from experiments import __version__
+    return {"started": now(), "finished": None, "mlp_twins": __version__, "git_commit": git_commit(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "torch": importlib.metadata.version("torch"), "platform": platform.platform(), **cpu(),
+            "cpu_count": os.cpu_count(), "kernels": kernels(uses_torch), "engine": engine, "workers": workers,
+            "scheduler": scheduler}
+
+
+def grid_entry(name: str, axes: dict, overrides: list[str], configs: list[RunConfig]) -> dict:
+    from experiments.grid import describe
+    return {"name": name, "axes": describe(axes), "overrides": list(overrides), "runs": len(configs),
+            "run_ids": sorted(f"{c.run_id}-{c.impl}" for c in configs)}
+
+
+def data_entry(dataset, configs: list[RunConfig]) -> dict:
+    splits = sorted({c.val_size for c in configs if c.dataset == dataset.name})
+    rule = "the last of the training images" if dataset.name != "sample" else "a stratified choice (seed 1)"
+    return {"checksum": dataset.checksum(), "source": dataset.source, "train_images": len(dataset.train_labels),
+            "test_images": len(dataset.test_labels),
+            "validation": {"rule": rule, "val_sizes": splits}}
+
+
+def read(path: Path) -> dict | None:
+    """The manifest of a folder, None if there is none; a damaged one is a UsageError."""
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UsageError(f"{path} is damaged ({type(e).__name__}); the folder cannot say what made it: "
+                         "choose another --out") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise UsageError(f"{path} is not a manifest of this version; choose another --out for this version's runs")
+    return manifest
+
+
+def difference(old: dict, new: dict) -> str:
+    """The axes on which two grid entries differ, in words."""
+    if old["axes"] != new["axes"]:
+        keys = sorted(set(old["axes"]) | set(new["axes"]))
+        pairs = [(k, old["axes"].get(k, "(default)"), new["axes"].get(k, "(default)")) for k in keys]
+        return "; ".join(f"{k} is {a} there and {b} here" for k, a, b in pairs if a != b)
+    if old["overrides"] != new["overrides"]:
+        return f"--set {' '.join(old['overrides']) or '(none)'} there and {' '.join(new['overrides']) or '(none)'} here"
+    return f"its {old['runs']} runs differ from these {new['runs']}"
+
+
+def check_and_update(path: Path, grid: dict, data: dict[str, dict], new_session: dict, extend: bool,
+                     has_runs: bool) -> dict:
+    """The manifest to write for this command, after refusing data or a grid the folder was not
+    made with. `has_runs`: the folder already holds rows."""
+    folder = path.parent
+    manifest = read(path)
+    if manifest is None:
+        if has_runs and not extend:
+            raise UsageError(f"{folder} holds runs but no manifest.json, so what made them is unknown; "
+                             "add --extend to add this grid's runs anyway, or choose another --out")
+        manifest = {"format": FORMAT, "grids": [], "data": {}, "sessions": []}
+    for name, entry in data.items():
+        known = manifest["data"].get(name)
+        if known and known["checksum"] != entry["checksum"]:
+            raise UsageError(f"{folder} was made with other {name} data (checksum {known['checksum'][:12]} there, "
+                             f"{entry['checksum'][:12]} now: the files under the data root changed); point "
+                             "--data-root at the data it was made with, or choose another --out")
+    same = [g for g in manifest["grids"] if g["run_ids"] == grid["run_ids"]]
+    if not same and manifest["grids"] and not extend:
+        last = manifest["grids"][-1]
+        raise UsageError(f"{folder} was made by grid {last['name']!r} and this grid differs "
+                         f"({difference(last, grid)}); add --extend to add its runs to the folder, "
+                         "or choose another --out")
+    if not same:
+        manifest["grids"].append(grid)
+    for name, entry in data.items():
+        known = manifest["data"].get(name)
+        if known:
+            entry["validation"]["val_sizes"] = sorted(set(known["validation"]["val_sizes"])
+                                                      | set(entry["validation"]["val_sizes"]))
+        manifest["data"][name] = entry
+    manifest["sessions"].append(new_session)
+    return manifest
+
+
+def write(path: Path, manifest: dict) -> None:
+    from experiments.results import ResultsDir
+    ResultsDir(path.parent).replace(path, (json.dumps(manifest, indent=1, default=str) + "\n").encode())

@@ -1,0 +1,139 @@
+"""The tables of `inspect`: comparison across learning rates, parity of the twins, best configurations.
+
+Every table averages over seeds only. Any other axis a results folder varies keeps its runs
+apart: hyperparameters (batch size, l2, ...) in rows of their own, settings (dataset, dtype,
+device, sizes, val_size) too. Every choice of a best configuration is made on validation
+accuracy; the test accuracy of what was chosen is reported, never used to choose.
+"""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experiments.errors import UsageError
+from experiments.results import read_tables
+
+METRICS = ("final_test_acc", "final_val_acc", "best_val_acc", "test_acc_at_best", "final_train_loss",
+           "final_val_loss", "final_test_loss", "wall_s")
+SETTINGS = ["dataset", "sizes", "dtype", "device", "val_size"]      # what a run is made on: never pooled
+HYPER = ["lr", "l2", "momentum", "lr_decay", "batch_size", "epochs", "init"]  # what a best configuration chooses
+QUESTIONS = ["activation", "loss"]
+PARTS = ("comparison", "parity", "best")
+
+
+def load(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """runs.csv and epochs.csv of a results folder, or a UsageError saying what is missing."""
+    runs, epochs = read_tables(Path(folder))
+    if runs.empty:
+        note = " (some runs are half-written: resume with `run`)" if len(epochs) else ""
+        raise UsageError(f"{folder} has no finished runs yet{note}")
+    return runs, epochs
+
+
+def varying(runs: pd.DataFrame, columns: list[str], within: list[str] = ()) -> list[str]:
+    """The columns among `columns` that take more than one value (within a group of `within`:
+    init=auto, he for relu and lecun for sigmoid, does not vary within an activation)."""
+    if within:
+        return [c for c in columns if (runs.groupby(list(within))[c].nunique(dropna=False) > 1).any()]
+    return [c for c in columns if runs[c].nunique(dropna=False) > 1]
+
+
+def label(value) -> str:
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def mean_std(values: pd.Series) -> str:
+    """`mean ± std (n)` over seeds; a lone seed is shown as its value."""
+    values = values.dropna()
+    if len(values) == 0:
+        return "-"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.4f}"
+    return f"{values.mean():.4f} ± {values.std():.4f}"
+
+
+def comparison(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """metric as mean ± std over seeds. Rows: activation, loss and every other axis the runs
+    vary but lr; columns: implementation and lr, named like `scratch, lr 0.1`."""
+    ok = runs[runs.status != "failed"]
+    rows = QUESTIONS + varying(ok, SETTINGS + [h for h in HYPER if h != "lr"], within=QUESTIONS)
+    cells = ok.groupby(rows + ["impl", "lr"], dropna=False)[metric].apply(mean_std)
+    table = cells.unstack(["impl", "lr"]).sort_index(axis=1)
+    table.columns = [f"{impl}, lr {label(lr)}" for impl, lr in table.columns]
+    return table.fillna("")
+
+
+def parity(runs: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration run by both twins: |scratch - torch| of final_test_acc, and the largest
+    |scratch - torch| over epochs of train_loss, relative to torch's."""
+    keys = ["run_id", *QUESTIONS, *varying(runs, SETTINGS + HYPER, within=QUESTIONS), "seed"]
+    keys = list(dict.fromkeys(keys + ["lr"]))
+    acc = runs.pivot_table(index=keys, columns="impl", values="final_test_acc", aggfunc="first")
+    if not {"scratch", "torch"} <= set(acc.columns):
+        return pd.DataFrame()
+    acc = acc.dropna(subset=["scratch", "torch"])
+    loss = epochs.pivot_table(index=["run_id", "epoch"], columns="impl", values="train_loss", aggfunc="first")
+    gap = ((loss["scratch"] - loss["torch"]).abs() / loss["torch"].abs()).groupby("run_id").max()
+    table = pd.DataFrame({"test_acc_diff": (acc["scratch"] - acc["torch"]).abs()})
+    table["max_rel_train_loss_diff"] = gap.reindex(table.index.get_level_values("run_id")).to_numpy()
+    return table.reset_index().sort_values([k for k in keys if k != "run_id"]).reset_index(drop=True)
+
+
+def best(runs: pd.DataFrame) -> pd.DataFrame:
+    """For each activation, loss, implementation (and setting the runs vary), the configuration
+    with the best mean validation accuracy over seeds (best_val_acc: each run at its best epoch),
+    with the mean test accuracy at those epochs. Empty without a validation split."""
+    ok = runs[(runs.status == "ok") & runs.best_val_acc.notna()]
+    if ok.empty:
+        return pd.DataFrame()
+    groups = QUESTIONS + varying(ok, SETTINGS, within=QUESTIONS) + ["impl"]
+    hyper = list(dict.fromkeys(["lr", *varying(ok, HYPER, within=QUESTIONS)]))
+    stats = ok.groupby(groups + hyper, dropna=False).agg(
+        best_val_acc=("best_val_acc", "mean"), test_acc_at_best=("test_acc_at_best", "mean"),
+        test_std=("test_acc_at_best", "std"), seeds=("seed", "nunique")).reset_index()
+    stats = stats.sort_values("best_val_acc", ascending=False, kind="stable")
+    top = stats.groupby(groups, dropna=False, sort=False).head(1)
+    top = top.sort_values(groups).reset_index(drop=True)
+    top["test_acc_at_best"] = [f"{m:.4f} ± {0 if pd.isna(s) else s:.4f}" for m, s in zip(top.test_acc_at_best,
+                                                                                       top.test_std, strict=True)]
+    return top.drop(columns="test_std")
+
+
+def render(table: pd.DataFrame, fmt: str, index: bool = True) -> str:
+    """text, markdown or csv; markdown and csv get the row labels as columns of plain names."""
+    if table.empty:
+        return "(nothing to show)"
+    if index and fmt in ("markdown", "csv"):
+        table, index = table.reset_index(), False
+    if fmt == "markdown":
+        return table.to_markdown(index=index, floatfmt=".4g")
+    if fmt == "csv":
+        return table.to_csv(index=index).rstrip("\n")
+    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_rows", 500):
+        return table.to_string(index=index, float_format=lambda v: f"{v:.4g}")
+
+
+def report(folder: str | Path, metric: str = "final_test_acc", fmt: str = "text", parts=PARTS) -> str:
+    if metric not in METRICS:
+        raise UsageError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
+    runs, epochs = load(folder)
+    counts = runs.status.value_counts().to_dict()
+    out = [f"{folder}: {len(runs)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"]
+    table = comparison(runs, metric)
+    if "comparison" in parts:
+        out += [f"\n{metric}, mean ± std over seeds (rows: {', '.join(table.index.names)}; columns: impl, lr)\n",
+                render(table, fmt)]
+    if "parity" in parts:
+        par = parity(runs, epochs)
+        out += ["\nParity of the twins: |scratch - torch| per configuration\n", render(par, fmt, index=False)]
+        if not par.empty:
+            out.append(f"\nworst case: test_acc_diff {par.test_acc_diff.max():.4g}, "
+                       f"max_rel_train_loss_diff {par.max_rel_train_loss_diff.max():.4g}")
+    if "best" in parts:
+        top = best(runs)
+        out.append("\nBest configuration per activation and loss, chosen on mean validation accuracy "
+                   "(test accuracy at the chosen epochs: mean ± std over seeds)\n")
+        out.append(render(top, fmt, index=False) if not top.empty else
+                   "(no validation split in these runs (val_size 0): nothing is chosen, since choosing "
+                   "on the test set would flatter the result)")
+    return "\n".join(out)
