@@ -151,6 +151,12 @@ def build_parser() -> Parser:
     p.add_argument("--metric", default="final_test_acc", help="metric of the tables (default: final_test_acc)")
     p.add_argument("--format", default="text", choices=("text", "markdown", "csv"), help="(default: text)")
     p.add_argument("--plot", action="store_true", help="write PNG figures to FOLDER/plots (default: off)")
+    p.add_argument("--report", action="store_true",
+                   help="write FOLDER/report.md and a self-contained FOLDER/report.html that answer the questions "
+                        "the grid can answer (default: off)")
+    p.add_argument("--against", default=None, metavar="OTHER",
+                   help="compare FOLDER with another results folder run for run, e.g. a CUDA run with a CPU one "
+                        "(default: none)")
     p.add_argument("--data-root", default=None, help="data root for the figures of mnist runs")
 
     p = sub.add_parser("bench", help="seconds per epoch against scikit-learn, a per-example loop and naive torch")
@@ -265,11 +271,19 @@ def cmd_bench(args) -> int:
 def cmd_inspect(args) -> int:
     from experiments.tables import load, report
 
+    if args.against:
+        from experiments.compare import against
+        print(against(args.folder, args.against, args.format))
+        return 0
     print(report(args.folder, args.metric, args.format))
     if args.plot:
         from experiments.plots import plot_all
         runs, epochs = load(args.folder)
         for path in plot_all(Path(args.folder), runs, epochs, args.data_root):
+            print(f"wrote {path}")
+    if args.report:
+        from experiments.report import write_report
+        for path in write_report(args.folder, args.data_root):
             print(f"wrote {path}")
     return 0
 

@@ -27,8 +27,12 @@ def dask_executor(scheduler: str):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     elif scheduler.startswith("tcp://"):
+        host, _, port = scheduler.removeprefix("tcp://").rpartition(":")
+        if not host or not port.isdigit():
+            raise UsageError(f"--scheduler {scheduler!r}: write tcp://HOST:PORT with a numeric port, "
+                             "e.g. tcp://10.0.0.5:8786")
         try:
-            client = Client(scheduler, timeout="5s")
+            client = Client(scheduler, timeout="3s")
         except (OSError, TimeoutError, ValueError, TypeError) as e:
             raise UsageError(f"cannot reach the Dask scheduler at {scheduler} ({e}); "
                              "start it with `dask scheduler` and check the address") from None

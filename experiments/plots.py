@@ -1,5 +1,9 @@
-"""Figures of a results folder (PNG, headless): learning curves, the learning-rate sweep,
-the first hidden layer's weights drawn as images, and a confusion matrix of the best run."""
+"""Figures of a results folder (PNG, headless): learning curves, the learning-rate sweep as
+small multiples, the network at work on one digit, the first hidden layer's weights drawn
+as images, and a confusion matrix of the best run (chosen on validation accuracy).
+
+Curves and points average over seeds only: any other axis the runs vary (l2, batch size,
+dtype, ...) gets lines of its own."""
 from pathlib import Path
 
 import matplotlib
@@ -10,81 +14,158 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from experiments.results import load_params  # noqa: E402
+from experiments.tables import HYPER, QUESTIONS, SETTINGS, label, varying  # noqa: E402
 
 
 def best_run(runs: pd.DataFrame) -> pd.Series:
+    """The run with the highest validation accuracy at its best epoch (scratch first among equals);
+    without a validation split, the first ok run, since the test set must not choose."""
     ok = runs[runs.status == "ok"]
-    return ok.sort_values(["final_test_acc", "impl"], ascending=[False, True]).iloc[0]
+    if ok.best_val_acc.notna().any():
+        ok = ok.sort_values(["best_val_acc", "impl"], ascending=[False, True], kind="stable")
+    return ok.iloc[0]
 
 
-def panels(runs: pd.DataFrame):
-    pairs = runs[["activation", "loss"]].drop_duplicates().sort_values(["activation", "loss"]).to_numpy()
-    cols = min(3, len(pairs))
-    rows = int(np.ceil(len(pairs) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, sharex=True)
-    for ax in axes.flat[len(pairs):]:
+def lines_of(runs: pd.DataFrame, exclude: list[str]) -> list[str]:
+    """The axes that tell the lines of one panel apart: every axis the runs vary but seeds,
+    the panel's own and `exclude`."""
+    return [c for c in varying(runs, SETTINGS + HYPER, within=QUESTIONS) if c not in exclude]
+
+
+def name(keys: list[str], values) -> str:
+    values = values if isinstance(values, tuple) else (values,)
+    return ", ".join(f"{k} {label(v)}" for k, v in zip(keys, values, strict=True))
+
+
+def save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def grid_of_panels(count: int, width: float = 4.2, height: float = 3.2):
+    cols = min(3, count)
+    rows = int(np.ceil(count / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.flat[count:]:
         ax.set_visible(False)
-    return fig, list(zip(list(axes.flat)[:len(pairs)], pairs, strict=True))
+    return fig, list(axes.flat)[:count]
 
 
 def learning_curves(runs: pd.DataFrame, epochs: pd.DataFrame, metric: str, path: Path) -> Path:
+    """One panel per activation and loss; a line per configuration, mean over seeds, band min-max."""
     impl = "scratch" if "scratch" in set(runs.impl) else runs.impl.iloc[0]
-    table = epochs[epochs.impl == impl].merge(
-        runs[runs.impl == impl][["run_id", "activation", "loss", "lr", "seed"]], on="run_id")
-    fig, cells = panels(runs)
-    for ax, (activation, loss) in cells:
+    keys = lines_of(runs, [])
+    table = epochs[epochs.impl == impl].merge(runs[runs.impl == impl][["run_id", *QUESTIONS, *keys, "seed"]],
+                                              on="run_id")
+    pairs = sorted(runs[QUESTIONS].drop_duplicates().itertuples(index=False))
+    fig, axes = grid_of_panels(len(pairs))
+    for ax, (activation, loss) in zip(axes, pairs, strict=True):
         sub = table[(table.activation == activation) & (table.loss == loss)]
-        for lr, group in sub.groupby("lr"):
+        for values, group in (sub.groupby(keys) if keys else [((), sub)]):
             stats = group.groupby("epoch")[metric].agg(["mean", "min", "max"])
-            line, = ax.plot(stats.index, stats["mean"], label=f"lr {lr:g}")
+            line, = ax.plot(stats.index, stats["mean"], label=name(keys, values) if keys else None)
             ax.fill_between(stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.2)
         ax.set_title(f"{activation} / {loss}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         if "loss" in metric:
             ax.set_yscale("log")
-        ax.legend(fontsize=7)
+        if keys:
+            ax.legend(fontsize=6)
     fig.suptitle(f"{metric} per epoch ({impl}; mean over seeds, band min-max)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
-def lr_sweep(runs: pd.DataFrame, path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+def lr_sweep(runs: pd.DataFrame, path: Path, metric: str = "final_test_acc") -> Path:
+    """Small multiples: one panel per loss, a line per activation and implementation (and any
+    other axis the runs vary), mean ± std over seeds against the learning rate."""
     ok = runs[runs.status != "failed"]
-    for (activation, loss, impl), group in ok.groupby(["activation", "loss", "impl"]):
-        stats = group.groupby("lr").final_test_acc.agg(["mean", "std"]).fillna(0)
-        ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], capsize=3,
-                    linestyle="-" if impl == "scratch" else "--", marker="o" if impl == "scratch" else "x",
-                    label=f"{activation}/{loss} ({impl})")
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate η")
-    ax.set_ylabel("final test accuracy")
-    ax.set_title("Learning-rate sweep (mean ± std over seeds)")
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    keys = ["activation", "impl", *lines_of(ok, ["lr"])]
+    losses = sorted(ok.loss.unique())
+    fig, axes = grid_of_panels(len(losses), width=4.6, height=3.6)
+    colors = {}  # one color per line but for the implementation: the twins' lines share it
+    for ax, loss in zip(axes, losses, strict=True):
+        for values, group in ok[ok.loss == loss].groupby(keys):
+            stats = group.groupby("lr")[metric].agg(["mean", "std"]).fillna(0)
+            scratch = values[1] == "scratch"
+            color = colors.setdefault(values[:1] + values[2:], f"C{len(colors) % 10}")
+            ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], capsize=3, linestyle="-" if scratch else "--",
+                        marker="o" if scratch else "x", color=color, label=name(keys, values))
+        ax.set_xscale("log")
+        ax.set_title(f"loss {loss}")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel(metric)
+        ax.legend(fontsize=6)
+    fig.suptitle(f"{metric} against the learning rate (mean ± std over seeds)")
+    return save(fig, path)
+
+
+def describe(run: pd.Series) -> str:
+    knobs = f" l2 {run.l2:g} momentum {run.momentum:g} lr_decay {run.lr_decay:g}" if run.l2 or run.momentum \
+        or run.lr_decay != 1 else ""
+    return f"{run.activation}/{run.loss} lr {run.lr:g}{knobs} seed {run.seed} ({run.impl})"
 
 
 def first_layer(run: pd.Series, params_path: Path, path: Path) -> Path:
     """Each first-layer neuron's 784 weights as a 28x28 image: the pattern it responds to."""
     w1 = load_params(params_path)[0][0]  # (n_hidden, 784)
-    n = len(w1)
-    cols = int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.6 * rows + 0.6), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, w in zip(list(axes.flat)[:n], w1, strict=True):
+    n = min(len(w1), 64)
+    fig, axes = grid_of_panels(n, width=1.6, height=1.6)
+    if n <= 3:
+        fig.set_size_inches(1.6 * n, 2.2)
+    for ax, w in zip(axes, w1[:n], strict=True):
         limit = np.abs(w).max()
         ax.imshow(w.reshape(28, 28), cmap="RdBu_r", vmin=-limit, vmax=limit)  # red +, blue -
-    fig.suptitle(f"First hidden layer of the best run\n{run.activation}/{run.loss} lr {run.lr:g} "
-                 f"seed {run.seed} ({run.impl}), test acc {run.final_test_acc:.3f}", fontsize=9)
-    fig.tight_layout()
+        ax.axis("off")
+    fig.suptitle(f"First hidden layer: each neuron's weights on the 28x28 pixels (red +, blue -)\n{describe(run)}",
+                 fontsize=9)
+    return save(fig, path)
+
+
+def network_at_work(run: pd.Series, params_path: Path, image: np.ndarray, label_: int, path: Path) -> Path:
+    """3Blue1Brown's picture: one digit going through the network, every layer a column of
+    neurons shaded by its activation (the 784 input pixels as the 28x28 image), the
+    connections between the small layers drawn by the sign and size of their weights."""
+    from scratch import Network
+    weights, biases = load_params(params_path)
+    net = Network(weights, biases, run.activation, run.loss)
+    _, activations = net.forward(image[None, :].astype(weights[0].dtype))
+    layers = [a[0] for a in activations[1:]]  # the hidden layers and the output a^L
+    fig = plt.figure(figsize=(10, 6))
+    ax_image = fig.add_axes([0.02, 0.25, 0.22, 0.5])
+    ax_image.imshow(image.reshape(28, 28), cmap="gray_r")
+    ax_image.set_title(f"input: a test {label_}\n(784 pixels)", fontsize=9)
+    ax_image.axis("off")
+    ax = fig.add_axes([0.27, 0.02, 0.71, 0.9])
+    xs = np.linspace(0.0, 1.0, len(layers))
+    ys = [np.linspace(1, 0, len(a)) if len(a) > 1 else np.array([0.5]) for a in layers]
+    for l in range(1, len(layers)):  # the connections into layer l
+        w = weights[l]
+        limit = np.abs(w).max()
+        for i in range(w.shape[0]):
+            for j in range(w.shape[1]):
+                strength = abs(w[i, j]) / limit
+                if strength > 0.25:
+                    color = "tab:red" if w[i, j] > 0 else "tab:blue"
+                    ax.plot([xs[l - 1], xs[l]], [ys[l - 1][j], ys[l][i]], color=color, alpha=0.6 * strength,
+                            linewidth=0.8, zorder=1)
+    for l, a in enumerate(layers):
+        shade = a / a.max() if a.max() > 0 else a
+        ax.scatter(np.full(len(a), xs[l]), ys[l], s=260, c=shade, cmap="gray", vmin=0, vmax=1, edgecolors="black",
+                   zorder=2)
+        last = l == len(layers) - 1
+        ax.text(xs[l], 1.07, f"{'output' if last else f'hidden {l + 1}'}\n({len(a)})", ha="center", fontsize=9)
+        if last:
+            predicted = int(np.argmax(a))
+            for digit, (y, value) in enumerate(zip(ys[l], a, strict=True)):
+                ax.text(xs[l] + 0.04, y, f"{digit}  {value:.2f}", va="center", fontsize=8,
+                        fontweight="bold" if digit == predicted else "normal")
+    ax.set_xlim(-0.08, 1.15)
+    ax.set_ylim(-0.05, 1.15)
+    ax.axis("off")
+    fig.suptitle(f"The network at work: {describe(run)}; bright = active, connections red +, blue -", fontsize=9)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
@@ -107,25 +188,29 @@ def confusion(run: pd.Series, params_path: Path, x_test: np.ndarray, labels: np.
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")
-    ax.set_title(f"Confusion matrix of the best run ({matrix.trace()} / {matrix.sum()} right)")
+    ax.set_title(f"Confusion matrix of the best run on the test set ({matrix.trace()} / {matrix.sum()} right)",
+                 fontsize=9)
     fig.colorbar(image)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def plot_all(folder: Path, runs: pd.DataFrame, epochs: pd.DataFrame, data_root: str | None = None) -> list[Path]:
     from experiments.data import load_dataset
     out = folder / "plots"
-    out.mkdir(exist_ok=True)
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as e:
+        from experiments.errors import UsageError
+        raise UsageError(f"cannot write to {out} ({e.strerror}); check the folder's permissions") from None
     written = [learning_curves(runs, epochs, "test_acc", out / "learning_curves_test_acc.png"),
-               learning_curves(runs, epochs, "train_loss", out / "learning_curves_train_loss.png"),
-               lr_sweep(runs, out / "lr_sweep.png")]
+               learning_curves(runs, epochs, "train_loss", out / "learning_curves_train_loss.png")]
+    if runs.lr.nunique() > 1:
+        written.append(lr_sweep(runs, out / "lr_sweep.png"))
     run = best_run(runs)
     params = folder / "params" / f"{run.run_id}-{run.impl}.npz"
     if params.exists():
         written.append(first_layer(run, params, out / "first_layer.png"))
         test = load_dataset(run.dataset, data_root).arrays("float64")["test"]
         written.append(confusion(run, params, test.x, test.labels, out / "confusion.png"))
+        written.append(network_at_work(run, params, test.x[0], int(test.labels[0]), out / "network_at_work.png"))
     return written

@@ -46,7 +46,9 @@ def total(terms: np.ndarray) -> np.ndarray:
 
 def mse(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Quadratic loss with sigmoid outputs: C = 1/(2m) sum_i ||sigmoid(z_i) - y_i||^2."""
-    return total((sigmoid(z) - y) ** 2) / (2 * batch_size(z))
+    with np.errstate(over="ignore"):  # e^-z of a saturated output overflows on its way to the right 0
+        a = sigmoid(z)
+    return total((a - y) ** 2) / (2 * batch_size(z))
 
 
 def mse_delta(a: np.ndarray, y: np.ndarray) -> np.ndarray:

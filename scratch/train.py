@@ -35,8 +35,9 @@ def train(net: Network, x: np.ndarray, labels: np.ndarray, batches: Iterable[lis
     y = one_hot(labels, x.dtype)
     sgd = SGD(net, lr, l2, len(x), momentum)
     for epoch, batches_of_epoch in enumerate(batches, 1):
-        for batch in batches_of_epoch:
-            sgd.step(x[batch], y[batch])
+        with np.errstate(over="ignore"):  # a saturated sigmoid's e^-z overflows on its way to the right 0
+            for batch in batches_of_epoch:
+                sgd.step(x[batch], y[batch])
         sgd.lr *= lr_decay
         yield epoch
 
@@ -47,7 +48,8 @@ def evaluate(net: Network, x: np.ndarray, labels: np.ndarray, chunk: int = 2000)
     y = one_hot(labels, x.dtype)
     loss, correct = 0.0, 0
     for k in range(0, len(x), chunk):
-        z = net.logits(x[k:k + chunk])
+        with np.errstate(over="ignore"):
+            z = net.logits(x[k:k + chunk])
         loss += float(net.loss.fn(z, y[k:k + chunk])) * len(z)
         correct += int(np.sum(z.argmax(axis=1) == labels[k:k + chunk]))
     return loss / len(x), correct / len(x)

@@ -108,10 +108,15 @@ class StackedSGD:
         self.model, self.images, self.yt = model, images, yt
         self.step = compile_step(self.compiled_step) if compiled else self.eager_step
 
-    def weighted_loss(self, params: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        """sum_k lr_k C_k, whose gradient holds lr_k dC_k/dW for every network k."""
+    def weighted_loss(self, xb: torch.Tensor, yb: torch.Tensor, layers: list | None = None) -> torch.Tensor:
+        """sum_k lr_k C_k, whose gradient holds lr_k dC_k/dW for every network k; layers: (W_l, b_l)
+        to compute with instead of the model's own."""
+        return self.lr @ self.model.losses_of(self.model(xb, layers), yb)
+
+    def weighted_loss_of(self, params: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        """weighted_loss as a function of the parameters W_1, ..., b_1, ..., for torch.func.grad."""
         n = self.n_layers
-        return self.lr @ self.model.losses_of(self.model(xb, list(zip(params[:n], params[n:], strict=True))), yb)
+        return self.weighted_loss(xb, yb, list(zip(params[:n], params[n:], strict=True)))
 
     def update(self, grads: list[torch.Tensor]) -> None:
         n, k = self.n_layers, len(self.lr)
@@ -126,13 +131,13 @@ class StackedSGD:
 
     def eager_step(self, index: torch.Tensor) -> None:
         xb, yb = self.images.batch(index), self.yt.index_select(0, index)
-        grads = torch.autograd.grad(self.weighted_loss(self.params, xb, yb), self.params)
+        grads = torch.autograd.grad(self.weighted_loss(xb, yb), self.params)
         with torch.no_grad():
             self.update(list(grads))
 
     def compiled_step(self, index: torch.Tensor) -> None:
         xb, yb = self.images.batch(index), self.yt.index_select(0, index)
-        grads = torch.func.grad(self.weighted_loss)(self.params, xb, yb)
+        grads = torch.func.grad(self.weighted_loss_of)(self.params, xb, yb)
         self.update(grads)
 
     def end_epoch(self) -> None:

@@ -1,0 +1,117 @@
+"""inspect --report (the page that answers the questions, checked in a real browser) and
+inspect --against (two results folders compared run for run)."""
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.helpers import cli, write_grid
+
+
+@pytest.fixture(scope="module")
+def reported(reference, tmp_path_factory):
+    """A copy of the reference grid's folder (sigmoid; mse and ce; lr 0.1 and 0.5; both twins)
+    with its report written."""
+    _, ref = reference
+    folder = tmp_path_factory.mktemp("reported") / "out"
+    shutil.copytree(ref, folder)
+    done = cli("inspect", folder, "--report")
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+def test_the_report_answers_what_the_grid_varies_and_says_what_it_cannot(reported):
+    text = (reported / "report.md").read_text()
+    assert "## Quadratic loss or cross-entropy?" in text and "## Which learning rate?" in text
+    assert "## Do the twins agree?" in text and "## The network at work" in text
+    assert "## Sigmoid or ReLU?" not in text
+    assert "Not answered here: Sigmoid or ReLU? (these runs use activation sigmoid only)" in text
+    for image in ("report_loss", "report_lr_sweep", "report_parity", "report_network", "report_first_layer"):
+        assert f"(plots/{image}.png)" in text and (reported / "plots" / f"{image}.png").stat().st_size > 5000
+
+
+def test_the_reports_sentences_are_the_tables_numbers(reported):
+    """The best loss, chosen on mean validation accuracy over seeds, and its test accuracy,
+    computed here from runs.csv, are the ones the page states."""
+    runs = pd.read_csv(reported / "runs.csv")
+    scratch = runs[runs.impl == "scratch"]
+    per_config = scratch.groupby(["loss", "lr"]).agg(val=("best_val_acc", "mean"), test=("test_acc_at_best", "mean"))
+    best = per_config.groupby("loss").val.idxmax()
+    chosen = per_config.loc[list(best)].sort_values("val", ascending=False)
+    (top, _), (second, _) = chosen.index[:2]
+    text = (reported / "report.md").read_text()
+    assert f"the best loss is **{top}**: {100 * chosen.val.iloc[0]:.2f}% on the validation set against " \
+           f"{100 * chosen.val.iloc[1]:.2f}% for the best {second} configuration" in text
+    assert f"On the test set they reach {100 * chosen.test.iloc[0]:.2f}% and {100 * chosen.test.iloc[1]:.2f}%" in text
+    calm = runs.pivot_table(index="run_id", columns="impl", values="final_test_acc")
+    assert f"the final test accuracies are equal in {int((calm.scratch == calm.torch).sum())}" in text
+
+
+def test_the_html_report_in_a_real_browser(reported, tmp_path):
+    """Headless Chromium opens report.html from disk (no network): every image decodes, the page
+    logs no console error, and a screenshot is saved."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no Chromium to open the report with: install Debian's chromium (.ci/run does)")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright drives the browser (pip install "
+                                     "-e '.[dev]')")
+    html = (reported / "report.html").read_text()
+    assert "src=\"plots/" not in html and html.count("data:image/png;base64,") == 5  # self-contained
+    errors = []
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=browser, args=["--no-sandbox", "--disable-gpu",
+                                                                    "--disable-background-networking"])
+        page = chromium.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("request", lambda request: errors.append(f"network request {request.url}")
+                if not request.url.startswith(("file:", "data:")) else None)
+        page.goto((reported / "report.html").as_uri())
+        sizes = page.evaluate("""async () => Promise.all([...document.images].map(async (image) => {
+            await image.decode(); return [image.naturalWidth, image.naturalHeight]; }))""")
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        chromium.close()
+    assert len(sizes) == 5 and all(w > 200 and h > 200 for w, h in sizes)
+    assert errors == []
+    assert (tmp_path / "report.png").stat().st_size > 20_000
+
+
+def test_a_grid_of_one_activation_and_one_rate_answers_less(tmp_path):
+    grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], lr=[0.5], epochs=[1], seed=[0, 1])
+    assert cli("run", "--grid", grid, "--out", tmp_path / "out").returncode == 0
+    done = cli("inspect", tmp_path / "out", "--report")
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "## Quadratic loss or cross-entropy?" in text
+    for missing in ("Sigmoid or ReLU? (these runs use activation sigmoid only)",
+                    "Which learning rate? (these runs use lr 0.5 only)", "Do the twins agree? (only scratch ran)"):
+        assert missing in text
+
+
+def test_against_a_copy_agrees_and_names_the_runs_only_one_holds(reference, tmp_path):
+    _, ref = reference
+    copy = tmp_path / "copy"
+    shutil.copytree(ref, copy)
+    runs = pd.read_csv(copy / "runs.csv")
+    (copy / "runs.csv").write_text("".join((copy / "runs.csv").read_text().splitlines(keepends=True)[:-1]))
+    done = cli("inspect", ref, "--against", copy)
+    assert done.returncode == 0, done.stderr
+    assert "the same devices, dtypes, CPU, versions and kernels" in done.stdout
+    assert "7 runs in both: 7 agree to 1e-9 relative in every final and per-epoch metric, 7 to 1e-6" in done.stdout
+    last = runs.iloc[-1]
+    assert f"1 run(s) only in {ref}: {last.run_id}-{last.impl}" in done.stdout
+
+
+def test_against_float32_lists_how_the_folders_differ_and_how_far_the_numbers_part(reference, tmp_path):
+    grid, ref = reference
+    assert cli("run", "--grid", grid, "--out", tmp_path / "f32", "--set", "dtype=float32").returncode == 0
+    done = cli("inspect", ref, "--against", tmp_path / "f32", "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    assert "dtype: float64  |  float32" in done.stdout
+    assert "8 runs in both: 0 agree to 1e-9 relative" in done.stdout  # float32 rounds at 1e-7
+    table = pd.read_csv(pd.io.common.StringIO(done.stdout.split("\n\n")[-1]))
+    ours, theirs = pd.read_csv(ref / "runs.csv"), pd.read_csv(tmp_path / "f32" / "runs.csv")
+    merged = ours.merge(theirs, on=["activation", "loss", "lr", "seed", "impl"])
+    expected = (merged.final_test_loss_x - merged.final_test_loss_y).abs().max()
+    assert np.isclose(table["|Δ final_test_loss|"].max(), expected, rtol=1e-9)
