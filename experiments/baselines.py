@@ -1,7 +1,7 @@
 """The usual alternatives the benchmark measures the twins against (one epoch each).
 
   per_example  Nielsen's network.py: backprop one example at a time, as column vectors,
-               inside each mini-batch, sigmoid units and the quadratic cost
+               inside each mini-batch, sigmoid units and the quadratic loss
   sklearn      scikit-learn's MLPClassifier(hidden_layer_sizes=(16, 16), logistic units,
                plain SGD without momentum)
 """

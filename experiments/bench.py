@@ -10,7 +10,7 @@ same run.
   torch            torch_ref.train (autograd, torch.optim.SGD), one configuration
   torch_compiled   torch_ref.train with each step put through torch.compile (torch.func.grad
                    and SGD's update as one graph, torch_ref.compiled)
-  batched_scratch  scratch.batched, K configurations of one seed of the full grid (cost x
+  batched_scratch  scratch.batched, K configurations of one seed of the full grid (loss x
                    activation x lr) at once; figures per configuration
   batched_torch    torch_ref.batched, the same in torch
   batched_torch_compiled  the same with each step put through torch.compile
@@ -47,7 +47,7 @@ def epochs_of(case: str, train, batch_size: int, device: str, configs: int, data
     x, labels = train
     dtype = x.dtype.name
     impl = "torch" if case in TORCH_CASES else "scratch"
-    if case in ("torch", "torch_compiled", "batched_torch", "batched_torch_compiled", "naive_torch"):
+    if case in TORCH_CASES:
         import torch
         torch.set_num_threads(1)
     config = bench_config(impl, device, batch_size, dtype, dataset)
@@ -98,6 +98,10 @@ def naive_torch_epochs(x, labels, batch_size, device, rng):
     dtype = getattr(torch, x.dtype.name)
     model = nn.Sequential(nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.Sigmoid(),
                           nn.Linear(16, 10), nn.Sigmoid()).to(device=device, dtype=dtype)
+    generator = torch.Generator().manual_seed(0)  # the weights from a seeded generator, not torch's global one
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator, dtype=dtype) * 0.1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.3)
     xt = torch.from_numpy(x).to(device)
     yt = nn.functional.one_hot(torch.from_numpy(labels), 10).to(device=device, dtype=dtype)

@@ -122,6 +122,8 @@ def build_parser() -> Parser:
     p.add_argument("--compiled", action="store_true",
                    help="torch: each step (torch.func.grad and the update) as one torch.compile graph, the same "
                         "numbers up to rounding; needs a C++ compiler, compiles for 10-20 s first (default: off)")
+    p.add_argument("--extend", action="store_true",
+                   help="add this run to a folder that a grid wrote (default: refuse; train runs add up freely)")
 
     p = sub.add_parser("gradcheck", help="compare scratch gradients with torch and finite differences")
     p.add_argument("--dtype", default="float64", choices=("float32", "float64"), help="(default: float64)")
@@ -272,18 +274,20 @@ def cmd_inspect(args) -> int:
     from experiments.tables import load, report
 
     if args.against:
+        if args.plot or args.report:
+            raise UsageError("--against compares two folders; run --plot or --report without it")
         from experiments.compare import against
         print(against(args.folder, args.against, args.format))
         return 0
-    print(report(args.folder, args.metric, args.format))
+    tables = load(args.folder)  # once: a damaged row is named once
+    print(report(args.folder, args.metric, args.format, tables=tables))
     if args.plot:
         from experiments.plots import plot_all
-        runs, epochs = load(args.folder)
-        for path in plot_all(Path(args.folder), runs, epochs, args.data_root):
+        for path in plot_all(Path(args.folder), *tables, args.data_root):
             print(f"wrote {path}")
     if args.report:
         from experiments.report import write_report
-        for path in write_report(args.folder, args.data_root):
+        for path in write_report(args.folder, args.data_root, tables):
             print(f"wrote {path}")
     return 0
 
@@ -304,7 +308,7 @@ def cmd_run(args) -> int:
         from experiments.data import load_dataset
         for dataset in sorted({c.dataset for c in configs}):
             load_dataset(dataset, args.data_root, download=True)
-    out = ResultsDir(args.out or Path("results") / name).open()
+    out = ResultsDir(args.out or Path("results") / name)  # opened by run_grid once its checks have passed
     options = {"data_root": args.data_root, "workers": args.workers, "scheduler": args.scheduler,
                "engine": args.engine, "extend": args.extend}
     if args.scheduler:
@@ -345,13 +349,17 @@ def cmd_train(args) -> int:
     check_memory([[config]], 1)
     dataset = load_dataset(config.dataset, args.data_root, args.download)
     split = dataset.split(config.val_size)
-    out = ResultsDir(args.out).open()
-    # train follows run's rules: the folder's data must be this data; each configuration is a grid of its own
+    # train follows run's rules: the folder's data must be this data, and a folder made by a grid takes a
+    # training run only with --extend; each training run is a grid of its own, and they add up freely
+    out = ResultsDir(args.out).check()
     path = out.path / "manifest.json"
+    made_by = manifests.read(path)
+    extend = args.extend or made_by is None or all(g["name"] == "train" for g in made_by["grids"])
     info = manifests.check_and_update(
         path, manifests.grid_entry("train", {}, [], [config]), {dataset.name: manifests.data_entry(dataset, [config])},
         manifests.session(1, None, "compiled" if args.compiled else "single", config.impl == "torch"),
-        extend=True, has_runs=True)
+        extend=extend, has_runs=bool(out.statuses()))
+    out.open()
     out.drop_incomplete()
     n_val, n_test = len(split.val_labels), len(split.test_labels)
     print(f"{config.impl} {config.activation}/{config.loss} lr={config.lr} l2={config.l2} momentum={config.momentum} "
@@ -387,8 +395,6 @@ def cmd_gradcheck(args) -> int:
     from experiments.gradcheck import gradcheck
     from experiments.results import ResultsDir
 
-    if args.sizes[0] < 1 or len(args.sizes) < 2:
-        raise UsageError(f"sizes must be at least two positive integers, got {format_sizes(args.sizes)}")
     out = Path(args.out)
     writable(out)
     checks = gradcheck(args.dtype, args.sizes, args.seed)

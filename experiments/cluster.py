@@ -19,11 +19,10 @@ def dask_executor(scheduler: str):
         raise UsageError("--scheduler needs dask's distributed package: pip install -e '.[dask]'") from None
     cluster = None
     if scheduler.startswith("local:"):
-        try:
-            n = int(scheduler.removeprefix("local:"))
-            assert n >= 1
-        except (ValueError, AssertionError):
-            raise UsageError(f"--scheduler {scheduler!r}: write local:N with N >= 1 worker processes") from None
+        n = scheduler.removeprefix("local:")
+        if not n.isdigit() or int(n) < 1:
+            raise UsageError(f"--scheduler {scheduler!r}: write local:N with N >= 1 worker processes")
+        n = int(n)
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     elif scheduler.startswith("tcp://"):

@@ -65,24 +65,26 @@ def compare(a: Path, b: Path) -> tuple[dict, pd.DataFrame, dict]:
         b_rows = epochs_b[(epochs_b.run_id == run.run_id_b) & (epochs_b.impl == run.impl)]
         mine = a_rows.merge(b_rows, on="epoch", how="outer", suffixes=("_a", "_b"))
         row = {"run_id": run.run_id_a, "impl": run.impl, **{q: run[q] for q in QUESTIONS}, "lr": run.lr,
-               "seed": run.seed}
-        for m in FINAL:
-            row[f"|Δ {m}|"] = float(np.nan_to_num(abs(run[f"{m}_a"] - run[f"{m}_b"])))
-        for kind, metrics in (("losses", PER_EPOCH[:3]), ("accuracies", PER_EPOCH[3:])):
+               "seed": run.seed, "status": run.status_a if run.status_a == run.status_b
+               else f"{run.status_a} | {run.status_b}"}
+        for m in FINAL:  # NaN where a side has no value (a failed run), never a difference of 0
+            row[f"abs_diff_{m}"] = abs(run[f"{m}_a"] - run[f"{m}_b"])
+        for kind, metrics in (("loss", PER_EPOCH[:3]), ("acc", PER_EPOCH[3:])):
             gaps = [np.nanmax(np.abs(mine[f"{m}_a"] - mine[f"{m}_b"]), initial=0.0) for m in metrics]
-            row[f"max |Δ| per epoch, {kind}"] = float(max(gaps))
+            row[f"max_abs_diff_epoch_{kind}"] = float(max(gaps))
         rel = [relative(run[f"{m}_a"], run[f"{m}_b"]) for m in FINAL]
         rel += [relative(mine[f"{m}_a"], mine[f"{m}_b"]).max(initial=0.0) for m in PER_EPOCH]
-        row["max relative difference"] = float(max(np.max(r) for r in rel))  # inf where an epoch is in one only
+        # inf where one side lacks a value or an epoch (a failed or diverged run against a finished one)
+        row["max_rel_diff"] = float(max(np.max(r) for r in rel)) if run.status_a == run.status_b else np.inf
         rows.append(row)
     table = pd.DataFrame(rows)
     only_a = runs_a.merge(runs_b[MATCH], on=MATCH, how="left", indicator=True).query("_merge == 'left_only'")
     only_b = runs_b.merge(runs_a[MATCH], on=MATCH, how="left", indicator=True).query("_merge == 'left_only'")
     summary = {"both": len(table), "only_a": only_a, "only_b": only_b}
     if len(table):
-        table = table.sort_values("max relative difference", ascending=False, kind="stable").reset_index(drop=True)
-        summary.update(agree_9=int((table["max relative difference"] <= 1e-9).sum()),
-                       agree_6=int((table["max relative difference"] <= 1e-6).sum()), worst=table.iloc[0])
+        table = table.sort_values("max_rel_diff", ascending=False, kind="stable").reset_index(drop=True)
+        summary.update(agree_9=int((table.max_rel_diff <= 1e-9).sum()), agree_6=int((table.max_rel_diff <= 1e-6).sum()),
+                       status=table[table.status.str.contains("|", regex=False)], worst=table.iloc[0])
     info_a, info_b = made_by(a, runs_a), made_by(b, runs_b)
     differences = {k: (info_a[k], info_b[k]) for k in info_a if info_a[k] != info_b[k]}
     return differences, table, summary
@@ -101,8 +103,11 @@ def against(a: str | Path, b: str | Path, fmt: str = "text") -> str:
         w = summary["worst"]
         out += ["", f"{summary['both']} runs in both: {summary['agree_9']} agree to 1e-9 relative in every final and "
                 f"per-epoch metric, {summary['agree_6']} to 1e-6; the worst, {w.activation}/{w.loss} lr {label(w.lr)} "
-                f"seed {w.seed} ({w.impl}, run {w.run_id}), differs by {w['max relative difference']:.3g} relative "
-                f"(final test accuracy by {w['|Δ final_test_acc|']:.4g})."]
+                f"seed {w.seed} ({w.impl}, run {w.run_id}), differs by {w.max_rel_diff:.3g} relative "
+                f"(final test accuracy by {w.abs_diff_final_test_acc:.4g})."]
+        if len(summary["status"]):
+            listed = ", ".join(f"{r.run_id}-{r.impl} ({r.status})" for r in summary["status"].head(10).itertuples())
+            out.append(f"{len(summary['status'])} run(s) ended otherwise in the two folders: {listed}")
     else:
         out += ["", "No run is in both folders."]
     for name, only in ((a, summary["only_a"]), (b, summary["only_b"])):

@@ -52,9 +52,8 @@ def normalized(key: str, value, where: str):
     """A grid value in the form RunConfig takes (sizes as a tuple), after checking it."""
     if key == "sizes":
         try:
-            value = parse_sizes(value) if isinstance(value, str) else tuple(value)
-            assert all(is_int(n) for n in value)
-        except (ValueError, TypeError, AssertionError):
+            value = parse_sizes(value)  # the one spelling, a string: sizes = ["784-16-16-10"]
+        except (ValueError, AttributeError):
             raise UsageError(f"{where}: sizes must be written like \"784-16-16-10\", got {value!r}") from None
     elif key in NUMBERS and not is_number(value):
         raise UsageError(f"{where}: {key} must be a list of numbers, got {value!r}")

@@ -14,6 +14,9 @@ from experiments.config import RunConfig, format_sizes
 from experiments.errors import UsageError
 
 EVAL_CHUNK = 2000  # examples an evaluation computes at once (scratch.evaluate, torch_ref.evaluate)
+# a torch unit's step against the scratch one timed here, per engine (results/bench, batch 10: the eager
+# twin against scratch, the eager and the compiled torch stacks against the scratch stack)
+TORCH_FACTOR = {"single": 3.2, "batched": 1.5, "compiled": 0.9}
 
 
 def available_memory() -> int:
@@ -89,8 +92,9 @@ def step_seconds(c: RunConfig, k: int) -> float:
 def estimate_seconds(units: list[list[RunConfig]], n_images: dict[str, tuple[int, int]], engine: str,
                      workers: int) -> float:
     """Wall seconds the units should take on `workers` cores: steps times a scratch step timed
-    here, plus evaluation (a forward pass of every image after each epoch, about a third of a
-    step per mini-batch of images). n_images: per (dataset, val_size), (training, evaluated) images."""
+    here (TORCH_FACTOR[engine] times that for torch), plus evaluation (a forward pass of every image
+    after each epoch, about a third of a step per mini-batch of images). n_images: per
+    (dataset, val_size), (training, evaluated) images."""
     timed: dict[tuple, float] = {}
     total = 0.0
     for unit in units:
@@ -101,5 +105,5 @@ def estimate_seconds(units: list[list[RunConfig]], n_images: dict[str, tuple[int
             timed[key] = step_seconds(c, k)
         n_train, n_eval = n_images[c.dataset, c.val_size]
         steps = math.ceil(n_train / c.batch_size) + n_eval / c.batch_size / 3
-        total += c.epochs * steps * timed[key]
+        total += c.epochs * steps * timed[key] * (TORCH_FACTOR[engine] if c.impl == "torch" else 1.0)
     return total / max(1, min(workers, len(units)))

@@ -126,6 +126,7 @@ def check_and_update(path: Path, grid: dict, data: dict[str, dict], new_session:
             raise UsageError(f"{folder} was made with other {name} data (checksum {known['checksum'][:12]} there, "
                              f"{entry['checksum'][:12]} now: the files under the data root changed); point "
                              "--data-root at the data it was made with, or choose another --out")
+    manifest["changed"] = False
     same = [g for g in manifest["grids"] if g["run_ids"] == grid["run_ids"]]
     if not same and manifest["grids"] and not extend:
         last = manifest["grids"][-1]
@@ -134,6 +135,7 @@ def check_and_update(path: Path, grid: dict, data: dict[str, dict], new_session:
                          "or choose another --out")
     if not same:
         manifest["grids"].append(grid)
+        manifest["changed"] = True  # a new grid: written even if all its runs were done
     for name, entry in data.items():
         known = manifest["data"].get(name)
         if known:
@@ -146,4 +148,5 @@ def check_and_update(path: Path, grid: dict, data: dict[str, dict], new_session:
 
 def write(path: Path, manifest: dict) -> None:
     from experiments.results import ResultsDir
-    ResultsDir(path.parent).replace(path, (json.dumps(manifest, indent=1, default=str) + "\n").encode())
+    record = {k: v for k, v in manifest.items() if k != "changed"}
+    ResultsDir(path.parent).replace(path, (json.dumps(record, indent=1, default=str) + "\n").encode())

@@ -4,6 +4,7 @@ as images, and a confusion matrix of the best run (chosen on validation accuracy
 
 Curves and points average over seeds only: any other axis the runs vary (l2, batch size,
 dtype, ...) gets lines of its own."""
+import os
 from pathlib import Path
 
 import matplotlib
@@ -13,23 +14,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from experiments.errors import UsageError  # noqa: E402
 from experiments.results import load_params  # noqa: E402
-from experiments.tables import HYPER, QUESTIONS, SETTINGS, label, varying  # noqa: E402
-
-
-def best_run(runs: pd.DataFrame) -> pd.Series:
-    """The run with the highest validation accuracy at its best epoch (scratch first among equals);
-    without a validation split, the first ok run, since the test set must not choose."""
-    ok = runs[runs.status == "ok"]
-    if ok.best_val_acc.notna().any():
-        ok = ok.sort_values(["best_val_acc", "impl"], ascending=[False, True], kind="stable")
-    return ok.iloc[0]
+from experiments.tables import HYPER, QUESTIONS, SETTINGS, best_run, label, varying  # noqa: E402
 
 
 def lines_of(runs: pd.DataFrame, exclude: list[str]) -> list[str]:
     """The axes that tell the lines of one panel apart: every axis the runs vary but seeds,
     the panel's own and `exclude`."""
-    return [c for c in varying(runs, SETTINGS + HYPER, within=QUESTIONS) if c not in exclude]
+    return [c for c in varying(runs, SETTINGS + HYPER, within=QUESTIONS + ["impl"]) if c not in exclude]
 
 
 def name(keys: list[str], values) -> str:
@@ -37,10 +30,21 @@ def name(keys: list[str], values) -> str:
     return ", ".join(f"{k} {label(v)}" for k, v in zip(keys, values, strict=True))
 
 
-def save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+def save(fig, path: Path, tight: bool = True) -> Path:
+    """The figure as a PNG at `path`, through a temporary file: a failure leaves no partial
+    image, and is one line naming the file."""
+    if tight:
+        fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fig.savefig(tmp, dpi=100, format="png")
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path} ({e.strerror or type(e).__name__}); free space or fix "
+                         "permissions") from None
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -70,7 +74,7 @@ def learning_curves(runs: pd.DataFrame, epochs: pd.DataFrame, metric: str, path:
         ax.set_title(f"{activation} / {loss}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
-        if "loss" in metric:
+        if "loss" in metric and (sub[metric] > 0).any():  # a diverged run's NaN losses draw nothing
             ax.set_yscale("log")
         if keys:
             ax.legend(fontsize=6)
@@ -166,9 +170,7 @@ def network_at_work(run: pd.Series, params_path: Path, image: np.ndarray, label_
     ax.set_ylim(-0.05, 1.15)
     ax.axis("off")
     fig.suptitle(f"The network at work: {describe(run)}; bright = active, connections red +, blue -", fontsize=9)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path, tight=False)
 
 
 def confusion(run: pd.Series, params_path: Path, x_test: np.ndarray, labels: np.ndarray, path: Path) -> Path:
@@ -200,15 +202,14 @@ def plot_all(folder: Path, runs: pd.DataFrame, epochs: pd.DataFrame, data_root: 
     try:
         out.mkdir(exist_ok=True)
     except OSError as e:
-        from experiments.errors import UsageError
         raise UsageError(f"cannot write to {out} ({e.strerror}); check the folder's permissions") from None
     written = [learning_curves(runs, epochs, "test_acc", out / "learning_curves_test_acc.png"),
                learning_curves(runs, epochs, "train_loss", out / "learning_curves_train_loss.png")]
     if runs.lr.nunique() > 1:
         written.append(lr_sweep(runs, out / "lr_sweep.png"))
     run = best_run(runs)
-    params = folder / "params" / f"{run.run_id}-{run.impl}.npz"
-    if params.exists():
+    params = folder / "params" / f"{run.run_id}-{run.impl}.npz" if run is not None else None
+    if params is not None and params.exists():
         written.append(first_layer(run, params, out / "first_layer.png"))
         test = load_dataset(run.dataset, data_root).arrays("float64")["test"]
         written.append(confusion(run, params, test.x, test.labels, out / "confusion.png"))

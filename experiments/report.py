@@ -19,7 +19,19 @@ from pathlib import Path
 import pandas as pd
 
 from experiments import plots
-from experiments.tables import HYPER, QUESTIONS, SETTINGS, label, load, parity, render, varying
+from experiments.tables import (
+    HYPER,
+    QUESTIONS,
+    SETTINGS,
+    best_run,
+    chosen,
+    configurations,
+    label,
+    load,
+    parity,
+    render,
+    varying,
+)
 
 CHANCE = 0.2  # a final test accuracy below this is "near chance" (0.1 for ten digits)
 CHAOTIC = 1e-6  # twins whose train_loss parts by more than this, relative, have left rounding behind
@@ -48,54 +60,55 @@ def reference_impl(runs: pd.DataFrame) -> str:
     return "scratch" if "scratch" in set(runs.impl) else runs.impl.iloc[0]
 
 
-def chosen(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Per group of `by`, the configuration with the best mean validation accuracy over seeds:
-    its hyperparameters, mean best_val_acc, test_acc_at_best mean and std, and seeds."""
-    ok = runs[(runs.status != "failed") & runs.best_val_acc.notna()]
-    hyper = [h for h in dict.fromkeys(["lr", *varying(ok, HYPER, within=QUESTIONS)]) if h not in by]
-    other = [q for q in QUESTIONS if q not in by]
-    stats = ok.groupby(by + other + hyper, dropna=False).agg(
-        val=("best_val_acc", "mean"), test=("test_acc_at_best", "mean"), test_std=("test_acc_at_best", "std"),
-        seeds=("seed", "nunique")).reset_index().fillna({"test_std": 0.0})
-    stats = stats.sort_values("val", ascending=False, kind="stable")
-    return stats.groupby(by, sort=False).head(1).set_index(by)
-
-
 def setting_of(row: pd.Series, keys: list[str]) -> str:
     return ", ".join(f"{k} {label(row[k])}" for k in keys if k in row and not pd.isna(row[k]))
 
 
-def question(runs: pd.DataFrame, axis: str, title: str, folder: Path, groups: dict[str, list] | None = None) -> Section:
+def spread(mean: float, std: float, seeds: int) -> str:
+    """`mean% ± std%` over seeds, or the value alone for one seed."""
+    return pct(mean) if seeds < 2 or pd.isna(std) else f"{pct(mean)} ± {pct(std)}"
+
+
+def others(runs: pd.DataFrame, axis: str) -> list[str]:
+    """The axes a best configuration chooses besides `axis`: the other question, and every
+    hyperparameter the runs vary."""
+    return [c for c in dict.fromkeys([*QUESTIONS, "lr", *varying(runs, HYPER, within=QUESTIONS)]) if c != axis]
+
+
+def question(runs: pd.DataFrame, axis: str, title: str, folder: Path) -> Section:
     """Best of each choice of `axis`, the difference against the spread over seeds, and how the
     answer depends on the learning rate."""
     section = Section(title)
     impl = reference_impl(runs)
     mine = runs[runs.impl == impl]
     best = chosen(mine, [axis])
-    hyper = [c for c in best.columns if c not in ("val", "test", "test_std", "seeds")]
-    rows = []
-    for value, row in best.sort_values("val", ascending=False).iterrows():
-        rows.append({axis: value, "chosen configuration": setting_of(row, hyper), "validation": pct(row.val),
-                     "test (mean ± std over seeds)": f"{pct(row.test)} ± {pct(row.test_std)}", "seeds": int(row.seeds)})
-    section.table(pd.DataFrame(rows))
-    ordered = best.sort_values("val", ascending=False)
-    (top, a), (second, b) = list(ordered.iterrows())[:2]
-    diff = a.test - b.test
-    spread = max(a.test_std, b.test_std)
-    verdict = "larger than" if abs(diff) > spread else "within"
-    section.p(f"Chosen on validation accuracy ({impl} runs), the best {axis} is **{top}**: {pct(a.val)} on the "
-              f"validation set against {pct(b.val)} for the best {second} configuration. On the test set they reach "
-              f"{pct(a.test)} and {pct(b.test)}, a difference of {100 * diff:+.2f} points, {verdict} the spread over "
-              f"seeds (the larger standard deviation of the two, {100 * spread:.2f} points).")
+    hyper = others(mine, axis)
+    section.table(pd.DataFrame([{axis: label(row[axis]), "chosen configuration": setting_of(row, hyper),
+                                 "validation": pct(row.best_val_acc),
+                                 "test (mean ± std over seeds)": spread(row.test_acc_at_best, row.test_std, row.seeds),
+                                 "seeds": int(row.seeds)} for _, row in best.iterrows()]))
+    if len(best) < 2:
+        section.p(f"Only {axis} {label(best[axis].iloc[0])} has runs with a validation accuracy.")
+        return section
+    a, b = best.iloc[0], best.iloc[1]
+    diff = a.test_acc_at_best - b.test_acc_at_best
+    text = (f"Chosen on validation accuracy ({impl} runs), the best {axis} is **{label(a[axis])}**: "
+            f"{pct(a.best_val_acc)} on the validation set against {pct(b.best_val_acc)} for the best {axis} "
+            f"{label(b[axis])} configuration. On the test set they reach {pct(a.test_acc_at_best)} and "
+            f"{pct(b.test_acc_at_best)}, a difference of {100 * diff:+.2f} points")
+    if min(a.seeds, b.seeds) >= 2:
+        width = max(a.test_std, b.test_std)
+        verdict = "larger than" if abs(diff) > width else "within"
+        text += (f", {verdict} the spread over seeds (the larger standard deviation of the two, "
+                 f"{100 * width:.2f} points).")
+    else:
+        text += "; with one seed, there is no spread over seeds to compare it with."
+    section.p(text)
     if mine.lr.nunique() > 1:
-        per_lr = chosen(mine, [axis, "lr"]).reset_index()
-        table = per_lr.pivot(index="lr", columns=axis, values="test")
+        table = chosen(mine, [axis, "lr"]).pivot(index="lr", columns=axis, values="test_acc_at_best")
         leader = table.idxmax(axis=1)
-        spans = []
-        for value in table.columns:
-            rates = [label(lr) for lr in leader.index[leader == value]]
-            if rates:
-                spans.append(f"{value} at lr {', '.join(rates)}")
+        spans = [f"{label(value)} at lr {', '.join(label(lr) for lr in leader.index[leader == value])}"
+                 for value in table.columns if (leader == value).any()]
         section.p("At each learning rate, the best configuration of each choice (chosen on validation) reaches the "
                   f"test accuracies of the figure; ahead on the test set: {'; '.join(spans)}.")
         section.figure(per_lr_figure(table, axis, folder / "plots" / f"report_{axis}.png"),
@@ -107,7 +120,7 @@ def per_lr_figure(table: pd.DataFrame, axis: str, path: Path) -> Path:
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for value in table.columns:
-        ax.plot(table.index, table[value], marker="o", label=f"{axis} {value}")
+        ax.plot(table.index, table[value], marker="o", label=f"{axis} {label(value)}")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("test accuracy at the best epoch")
@@ -116,33 +129,60 @@ def per_lr_figure(table: pd.DataFrame, axis: str, path: Path) -> Path:
     return plots.save(fig, path)
 
 
+KNOBS = {"l2": "Which L2 strength?", "momentum": "Which momentum?", "lr_decay": "Which learning-rate decay?",
+         "batch_size": "Which batch size?", "init": "Which initialisation?", "epochs": "How many epochs?"}
+
+
+def best_configurations(runs: pd.DataFrame, top: int = 5) -> Section:
+    """The configurations with the best mean validation accuracy, and their test accuracy."""
+    section = Section("The best configuration")
+    impl = reference_impl(runs)
+    stats = configurations(runs[runs.impl == impl])
+    shown = [c for c in dict.fromkeys(QUESTIONS + varying(runs, SETTINGS + HYPER, within=QUESTIONS + ["impl"])
+                                      + ["lr"])]
+    section.table(pd.DataFrame([{"configuration": setting_of(row, shown), "validation": pct(row.best_val_acc),
+                                 "test (mean ± std over seeds)": spread(row.test_acc_at_best, row.test_std, row.seeds),
+                                 "best epoch (mean)": f"{row.best_epoch:.0f}", "seeds": int(row.seeds)}
+                                for _, row in stats.head(top).iterrows()]))
+    best = stats.iloc[0]
+    test = spread(best.test_acc_at_best, best.test_std, best.seeds)
+    section.p(f"Of the {len(stats)} configurations, the one with the best mean validation accuracy ({impl} runs, "
+              f"{int(best.seeds)} seed(s), each at its best epoch) is **{setting_of(best, shown)}**: "
+              f"{pct(best.best_val_acc)} on the validation set, and **{test}** on the test set, which chose nothing.")
+    return section
+
+
 def learning_rates(runs: pd.DataFrame, folder: Path) -> Section:
     section = Section("Which learning rate?")
     impl = reference_impl(runs)
     mine = runs[runs.impl == impl]
     rows, widths = [], []
     for (activation, loss), group in mine.groupby(QUESTIONS):
-        per_lr = group[group.status != "failed"].groupby("lr").agg(
-            val=("best_val_acc", "mean"), val_std=("best_val_acc", "std"), test=("test_acc_at_best", "mean"),
-            final=("final_test_acc", "mean"), diverged=("status", lambda s: (s == "diverged").sum())).fillna(
-            {"val_std": 0.0})
-        best_lr = per_lr.val.idxmax()
-        close = per_lr.index[per_lr.val >= per_lr.val[best_lr] - per_lr.val_std[best_lr]]
-        broken = per_lr.index[(per_lr.diverged > 0) | (per_lr.final < CHANCE)]
+        per_lr = chosen(group, ["lr"]).set_index("lr").sort_index()  # the best other knobs at each rate
+        if per_lr.empty:
+            continue
+        best_lr = per_lr.best_val_acc.idxmax()
+        width = 0.0 if pd.isna(per_lr.val_std[best_lr]) else per_lr.val_std[best_lr]
+        close = per_lr.index[per_lr.best_val_acc >= per_lr.best_val_acc[best_lr] - width]
+        finals = group[group.status != "failed"].groupby("lr").agg(
+            final=("final_test_acc", "mean"), diverged=("status", lambda s: (s == "diverged").any()))
+        broken = finals.index[finals.diverged | (finals.final < CHANCE)]
         widths.append(len(close))
         rows.append({"activation": activation, "loss": loss, "best lr (validation)": label(best_lr),
-                     "within one seed-spread of it": f"{label(close.min())} to {label(close.max())}"
-                     if len(close) > 1 else "none other",
-                     "test accuracy there": pct(per_lr.test[best_lr]),
+                     "within one seed-spread of it": ", ".join(label(lr) for lr in close if lr != best_lr)
+                     or "none other",
+                     "test accuracy there": spread(per_lr.test_acc_at_best[best_lr], per_lr.test_std[best_lr],
+                                                   per_lr.seeds[best_lr]),
                      "breaks down from": label(broken.min()) if len(broken) else "not in this grid"})
     table = pd.DataFrame(rows)
     section.table(table)
-    widest = table.iloc[max(range(len(widths)), key=widths.__getitem__)] if max(widths) > 1 else None
     broken = table[table["breaks down from"] != "not in this grid"]
+    widest = table.iloc[max(range(len(widths)), key=widths.__getitem__)] if widths and max(widths) > 1 else None
     section.p(f"For each activation and loss, the learning rate with the best mean validation accuracy ({impl} runs, "
-              "over seeds), the rates whose mean validation accuracy is within one standard deviation over seeds of "
-              "it, and the smallest rate at which a run diverged or ended near chance (final test accuracy below "
-              f"{pct(CHANCE)}). {len(broken)} of the {len(table)} pairs break down inside the grid"
+              "over seeds; any other knob at its best for that rate), the rates whose mean validation accuracy is "
+              "within one standard deviation over seeds of it, and the smallest rate at which a run diverged or the "
+              f"runs ended near chance on average (final test accuracy below {pct(CHANCE)}). {len(broken)} of the "
+              f"{len(table)} pairs break down inside the grid"
               + (f"; the rate matters least for {widest.activation}/{widest.loss} ({max(widths)} rates within one "
                  "seed-spread of its best)." if widest is not None else "."))
     section.figure(plots.lr_sweep(runs, folder / "plots" / "report_lr_sweep.png"),
@@ -166,11 +206,14 @@ def twins(runs: pd.DataFrame, epochs: pd.DataFrame, folder: Path) -> Section:
                 if len(calm) else f"In {dtype}, {len(part)} configurations ran in both twins")
         text += f", and the final test accuracies are equal in {int((part.test_acc_diff == 0).sum())}."
         if len(wild):
-            named = "; ".join(f"{r.activation}/{r.loss} lr {label(r.lr)} seed {r.seed}" for r in wild.itertuples())
-            text += (f" {len(wild)} part further, all at lr {label(wild.lr.min())} or more: {named}. These runs are "
-                     "chaotic: NumPy and torch round a few operations differently (1e-16 in float64, 1e-7 in float32), "
-                     "and at large rates such a difference grows with every step until the trajectories part, as in "
-                     "any chaotic system; the gradients themselves agree to 1e-15 (gradcheck).")
+            groups = wild.groupby(["activation", "loss", "lr"]).seed.agg(lambda s: ", ".join(map(str, sorted(s))))
+            named = "; ".join(f"{a}/{c} lr {label(lr)} (seeds {seeds})" for (a, c, lr), seeds in groups.items())
+            text += (f" {len(wild)} part further, all at lr {label(wild.lr.min())} or more: {named}; their final test "
+                     f"accuracies differ by up to {wild.test_acc_diff.max():.4f} (median "
+                     f"{wild.test_acc_diff.median():.4f}). These runs are chaotic: NumPy and torch round a few "
+                     "operations differently (1e-16 in float64, 1e-7 in float32), and at large rates such a "
+                     "difference grows with every step until the trajectories part, as in any chaotic system; the "
+                     "gradients themselves agree to 1e-15 (gradcheck).")
         section.p(text)
     section.figure(parity_figure(table, folder / "plots" / "report_parity.png"),
                    "The largest relative gap in training loss between the twins, per configuration")
@@ -193,53 +236,66 @@ def parity_figure(table: pd.DataFrame, path: Path) -> Path:
 
 
 def network(runs: pd.DataFrame, folder: Path, data_root: str | None) -> Section | str:
-    """The best run at work on a test digit, or why it cannot be drawn."""
+    """A run of the best configuration at work on a test digit, or why it cannot be drawn."""
     from experiments.data import load_dataset
     from experiments.errors import UsageError
-    run = plots.best_run(runs)
+    run = best_run(runs)
+    if run is None:
+        return "The network at work (no run has a validation accuracy to choose the best by)"
     params = folder / "params" / f"{run.run_id}-{run.impl}.npz"
     if not params.exists():
-        return f"The network at work: the best run's parameters ({params.name}) are not in {folder}/params"
+        return f"The network at work (the best run's parameters, {params.name}, are not in {folder}/params)"
     try:
         test = load_dataset(run.dataset, data_root).arrays("float64")["test"]
     except UsageError as e:
-        return f"The network at work: the {run.dataset} data is not available here ({e})"
+        return f"The network at work (the {run.dataset} data is not available here: {e})"
     section = Section("The network at work")
     image, digit = test.x[0], int(test.labels[0])
     section.figure(plots.network_at_work(run, params, image, digit, folder / "plots" / "report_network.png"),
                    f"The first test image, a {digit}, through the best run")
     section.figure(plots.first_layer(run, params, folder / "plots" / "report_first_layer.png"),
                    "What each neuron of the first hidden layer looks for")
-    section.p(f"The best run, chosen on validation accuracy ({pct(run.best_val_acc)} at epoch "
-              f"{int(run.best_epoch)}), "
-              f"is {plots.describe(run)}; its test accuracy there is {pct(run.test_acc_at_best)}. Its first hidden "
-              "layer's neurons each weigh the 784 pixels: red where ink raises the neuron's input, blue where it "
-              "lowers it.")
+    section.p(f"The run drawn is the seed of the best configuration with the best validation accuracy "
+              f"({pct(run.best_val_acc)} at epoch {int(run.best_epoch)}): {plots.describe(run)}; its test accuracy "
+              f"there is {pct(run.test_acc_at_best)}. Its first hidden layer's neurons each weigh the 784 pixels: "
+              "red where ink raises the neuron's input, blue where it lowers it.")
     return section
 
 
-def build(folder: Path, data_root: str | None = None) -> tuple[str, list[Section], list[str]]:
+def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str, list[Section], list[str]]:
     """(the page's introduction, its sections, the questions this folder cannot answer and why)."""
-    runs, epochs = load(folder)
+    runs, epochs = tables if tables is not None else load(folder)
     ok = runs[runs.status != "failed"]
     settings = {k: sorted(map(label, runs[k].unique())) for k in SETTINGS}
     counts = runs.status.value_counts().to_dict()
+    has_val = ok.best_val_acc.notna().any()
     intro = (f"{len(runs)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}) on "
              f"{', '.join(settings['dataset'])}, sizes {', '.join(settings['sizes'])}, {', '.join(settings['dtype'])}, "
-             f"{runs.seed.nunique()} seed(s). Every choice below is made on the validation set ("
-             f"{', '.join(settings['val_size'])} images held out of training); the test set is only reported.")
+             f"{runs.seed.nunique()} seed(s). ")
+    if has_val:
+        intro += (f"Every choice below is made on the validation set ("
+                  f"{', '.join(f'{int(v):,}' for v in sorted(runs.val_size.unique()) if v)} images held out of "
+                  "training); the test set is only reported.")
+    else:
+        intro += ("These runs have no validation set (val_size 0), so nothing below is chosen: choosing on the "
+                  "test set would flatter the result.")
     sections, missing = [], []
-    has_val = ok.best_val_acc.notna().any()
-    for axis, title in (("activation", "Sigmoid or ReLU?"), ("loss", "Quadratic loss or cross-entropy?")):
+    if has_val:
+        sections.append(best_configurations(ok))
+    questions = [("activation", "Sigmoid or ReLU?"), ("loss", "Quadratic loss or cross-entropy?")]
+    # a knob is a question where it varies for one activation and loss (init=auto follows the activation)
+    questions += [(axis, title) for axis, title in KNOBS.items() if varying(ok, [axis], within=QUESTIONS)]
+    for axis, title in questions:
         if ok[axis].nunique() > 1 and has_val:
             sections.append(question(ok, axis, title, folder))
         else:
-            missing.append(f"{title} (these runs use {axis} {', '.join(sorted(ok[axis].unique()))} only)"
+            missing.append(f"{title} (these runs use {axis} {', '.join(map(label, sorted(ok[axis].unique())))} only)"
                            if has_val else f"{title} (no validation split to choose on)")
     if ok.lr.nunique() > 1 and has_val:
         sections.append(learning_rates(ok, folder))
     else:
-        missing.append(f"Which learning rate? (these runs use lr {', '.join(map(label, sorted(ok.lr.unique())))} only)")
+        missing.append(f"Which learning rate? (these runs use lr {', '.join(map(label, sorted(ok.lr.unique())))} only)"
+                       if has_val else "Which learning rate? (no validation split to choose on)")
     if {"scratch", "torch"} <= set(ok.impl):
         sections.append(twins(ok, epochs, folder))
     else:
@@ -298,7 +354,7 @@ def page(folder: Path, intro: str, sections: list[Section], missing: list[str]) 
             f"</title><style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
-def write_report(folder: str | Path, data_root: str | None = None) -> list[Path]:
+def write_report(folder: str | Path, data_root: str | None = None, tables=None) -> list[Path]:
     from experiments.errors import UsageError
     from experiments.results import ResultsDir
     folder = Path(folder)
@@ -306,7 +362,7 @@ def write_report(folder: str | Path, data_root: str | None = None) -> list[Path]
         (folder / "plots").mkdir(exist_ok=True)
     except OSError as e:
         raise UsageError(f"cannot write to {folder / 'plots'} ({e.strerror}); check the folder's permissions") from None
-    intro, sections, missing = build(folder, data_root)
+    intro, sections, missing = build(folder, data_root, tables)
     results = ResultsDir(folder)
     written = [folder / "report.md", folder / "report.html"]
     results.replace(written[0], markdown(folder, intro, sections, missing).encode())

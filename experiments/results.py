@@ -44,8 +44,11 @@ def why(e: OSError) -> str:
 
 
 def format_rows(rows: list[dict], columns: list[str]) -> bytes:
+    """Whole CSV lines; a missing validation metric (NaN) is written as an empty field, integers
+    without a decimal point."""
     buf = io.StringIO()
-    csv.DictWriter(buf, columns, lineterminator="\n", extrasaction="raise").writerows(rows)
+    csv.DictWriter(buf, columns, lineterminator="\n", extrasaction="raise").writerows(
+        [{k: as_text(v, k) for k, v in row.items()} for row in rows])
     return buf.getvalue().encode()
 
 
@@ -58,16 +61,16 @@ def parse_table(path: Path, columns: list[str]) -> tuple[list[dict], list[str], 
         data = path.read_bytes()
     except OSError as e:
         raise UsageError(f"cannot read {path} ({why(e)}); check that it is a file you may read") from None
+    if data.partition(b"\n")[0].decode(errors="replace").rstrip("\r").split(",") != columns:
+        raise UsageError(f"{path} is not a {path.name} of this version (its columns differ); "
+                         "it was left untouched: choose another folder or move it away")
     try:
         text = data.decode()
     except UnicodeDecodeError as e:
         raise UsageError(f"{path} is damaged: byte {e.start} is not UTF-8 text; repair the file or move it "
                          "away") from None
-    truncated = bool(text) and not text.endswith("\n")
+    truncated = not text.endswith("\n")
     lines = text.split("\n")[:-1]  # whole lines: a last one without its newline is cut off
-    if not lines or lines[0].split(",") != columns:
-        raise UsageError(f"{path} is not a {path.name} of this version (its columns differ); "
-                         "it was left untouched: choose another folder or move it away")
     rows, damaged = [], []
     for number, fields in enumerate(csv.reader(lines[1:]), start=2):
         if len(fields) != len(columns):
@@ -122,9 +125,10 @@ def read_tables(folder: Path, warn=True) -> tuple[pd.DataFrame, pd.DataFrame]:
 class ResultsDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._lock_file = None
 
-    def open(self, lock: bool = True) -> "ResultsDir":
-        """Create the folder and tables, refuse tables of another layout, take the lock."""
+    def check(self) -> "ResultsDir":
+        """Refuse, writing nothing, a path that is a file or holds an entry of the wrong kind."""
         if self.path.exists() and not self.path.is_dir():
             raise UsageError(f"{self.path} is a file, not a results folder; choose another --out")
         for name, kind in (("runs.csv", "file"), ("epochs.csv", "file"), ("manifest.json", "file"),
@@ -132,9 +136,14 @@ class ResultsDir:
             entry = self.path / name
             if entry.exists() and (entry.is_dir() if kind == "file" else not entry.is_dir()):
                 raise UsageError(f"{entry} should be a {kind} but is not; move it away or choose another --out")
+        return self
+
+    def open(self, lock: bool = True) -> "ResultsDir":
+        """Create the folder and tables, refuse tables of another layout, take the lock (once)."""
+        self.check()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            if lock:
+            if lock and self._lock_file is None:
                 self._lock()
                 for tmp in [*self.path.glob(".*.tmp"), *self.path.glob("params/.*.tmp")]:
                     tmp.unlink()  # left by a writer killed mid-rename; the lock says none is writing now
@@ -146,12 +155,20 @@ class ResultsDir:
         return self
 
     def _lock(self) -> None:
-        self._lock_file = open(self.path / ".lock", "a+")
+        lock_file = open(self.path / ".lock", "a+")
         try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            lock_file.close()
             raise UsageError(f"another run is writing to {self.path}; wait for it to finish "
                              "or choose another --out") from None
+        self._lock_file = lock_file
+
+    def close(self) -> None:
+        """Release the lock (the kernel also does when the process ends)."""
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
 
     def _check_or_create(self, path: Path, columns: list[str]) -> None:
         if not path.exists() or path.stat().st_size == 0:
@@ -224,8 +241,7 @@ class ResultsDir:
             # whole-line rows only: a file not ending in a newline also gets rewritten
             if len(keep) != len(rows) or not path.read_bytes().endswith(b"\n"):
                 dropped += len(rows) - len(keep)
-                self.replace(path, (",".join(columns) + "\n").encode() + format_rows(
-                    [{k: as_text(r[k], k) for k in columns} for r in keep], columns))
+                self.replace(path, (",".join(columns) + "\n").encode() + format_rows(keep, columns))
         return dropped
 
     def replace(self, path: Path, data: bytes) -> None:

@@ -18,7 +18,6 @@ import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, as_completed, wait
-from concurrent.futures.process import BrokenProcessPool
 
 from experiments import manifest as manifests
 from experiments.config import ENGINES, RunConfig
@@ -30,6 +29,7 @@ from experiments.progress import Progress
 from experiments.results import ResultsDir
 
 _datasets: dict[tuple, Dataset] = {}
+_checksums: dict[tuple, str] = {}
 _single_thread = None
 
 
@@ -54,7 +54,9 @@ def dataset_for(name: str, data_root: str | None, checksum: str | None = None) -
     if key not in _datasets:
         _datasets[key] = load_dataset(name, data_root)
     data = _datasets[key]
-    if checksum is not None and data.checksum() != checksum:
+    if checksum is not None and key not in _checksums:
+        _checksums[key] = data.checksum()  # once per process: it hashes every image
+    if checksum is not None and _checksums[key] != checksum:
         raise RuntimeError(f"this worker's {name} at {data_root} differs from the client's (checksum)")
     return data
 
@@ -123,26 +125,31 @@ def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: di
              data_root: str | None = None, workers: int = 1, executor: Executor | None = None,
              scheduler: str | None = None, max_attempts: int = 2, engine: str = "batched",
              extend: bool = False) -> dict:
-    """Run every configuration not yet complete in `out`; returns counts by status. Data or a
-    grid other than the folder's is refused first (experiments.manifest), limits are checked,
-    and nothing is written before that."""
+    """Run every configuration not yet complete in `out`; returns counts by status. A folder of
+    the wrong kind, data or a grid other than the folder's (experiments.manifest) and units that
+    would not fit in memory are refused first, with nothing written; then `out` is opened
+    (created and locked), the rows of cut-off and failed runs are dropped, and the rest runs."""
     configs = [c.resolved() for c in configs]
     datasets = {name: dataset_for(name, data_root) for name in sorted({c.dataset for c in configs})}
     uses_torch = any(c.impl == "torch" for c in configs)
     path = out.path / "manifest.json"
     data = {name: manifests.data_entry(d, configs) for name, d in datasets.items()}
+    out.check()
     has_runs = bool(out.table("runs.csv") or out.table("epochs.csv"))
     grid = manifests.grid_entry(grid_name, axes, overrides, configs)
     info = manifests.check_and_update(path, grid, data, manifests.session(workers, scheduler, engine, uses_torch),
                                       extend, has_runs)
+    done = out.completed()
+    check_memory(units([c for c in configs if (c.run_id, c.impl) not in done], engine),
+                 workers if executor is None else 1)
+    if workers > 1 and executor is None:
+        check_workers(workers)
+    out.open()
     dropped = out.drop_incomplete()
     done = out.completed()
     todo = [c for c in configs if (c.run_id, c.impl) not in done]
     work = units(todo, engine)
-    check_memory(work, workers if executor is None else 1)
-    if workers > 1 and executor is None:
-        check_workers(workers)
-    if todo or not path.exists():  # a run with nothing to do keeps the record as it is
+    if todo or info["changed"] or not path.exists():  # a run with nothing new keeps the record as it is
         manifests.write(path, info)
     sizes = {(c.dataset, c.val_size): (len(datasets[c.dataset].train_labels) - c.val_size,
                                        len(datasets[c.dataset].train_labels) + len(datasets[c.dataset].test_labels))
@@ -152,7 +159,7 @@ def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: di
     if todo:
         minutes = estimate_seconds(work, sizes, engine, workers) / 60
         line += (f", {len(todo)} to run in {len(work)} unit(s): about {minutes:.0f} min on "
-                 f"{min(workers, len(work))} worker(s) (a scratch step timed here; torch units take 1-2x that)")
+                 f"{min(workers, len(work))} worker(s) (estimated from a step timed here)")
     print(line, flush=True)
     counts: dict[str, int] = {}
     progress = Progress(todo)
@@ -161,6 +168,7 @@ def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: di
             run_here(work, out, datasets, progress, counts, engine)
         else:
             _datasets.clear()  # the workers load the data; the client only compares checksums
+            _checksums.clear()
             checksums = {name: entry["checksum"] for name, entry in data.items()}
             run_pool(work, out, data_root, checksums, workers, executor, progress, counts, max_attempts, engine)
     except KeyboardInterrupt:
@@ -232,6 +240,8 @@ def run_pool(work, out, data_root, checksums, workers, executor, progress, count
                 for run_row, epoch_rows, params in future.result():  # finished just before the signal
                     record(out, run_row, epoch_rows, params)
                     counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
+            for future in futures:
+                future.cancel()  # a cluster's queued units (running ones end with the client)
             if own:
                 stop(pool)
             raise
@@ -248,7 +258,7 @@ def outcome(future, unit: list[RunConfig], retry: bool, progress: Progress) -> l
         return future.result()
     except UsageError:
         raise
-    except (BrokenProcessPool, Exception) as e:  # a worker died or was lost, or the unit raised
+    except Exception as e:  # a worker died (BrokenProcessPool) or was lost, or the unit raised
         if retry:
             return None
         progress.note(f"{len(unit)} run(s) from {unit[0].run_id} ({unit[0].impl}) failed: {type(e).__name__}: {e}")
@@ -256,7 +266,8 @@ def outcome(future, unit: list[RunConfig], retry: bool, progress: Progress) -> l
 
 
 def stop(pool: ProcessPoolExecutor) -> None:
-    """End a local pool now: its workers are killed, not waited for."""
+    """End a local pool now: its workers are killed, not waited for (Python 3.14 has
+    pool.kill_workers(); before it, the pool's own table of processes is the way to them)."""
     for process in list(getattr(pool, "_processes", {}).values()):
         process.kill()
     pool.shutdown(wait=False, cancel_futures=True)

@@ -2,8 +2,9 @@
 
 Every table averages over seeds only. Any other axis a results folder varies keeps its runs
 apart: hyperparameters (batch size, l2, ...) in rows of their own, settings (dataset, dtype,
-device, sizes, val_size) too. Every choice of a best configuration is made on validation
-accuracy; the test accuracy of what was chosen is reported, never used to choose.
+device, sizes, val_size) too. Every choice of a best configuration is made here, by `chosen`,
+on the mean validation accuracy over seeds; the test accuracy of what was chosen is reported,
+never used to choose.
 """
 from pathlib import Path
 
@@ -18,6 +19,7 @@ METRICS = ("final_test_acc", "final_val_acc", "best_val_acc", "test_acc_at_best"
 SETTINGS = ["dataset", "sizes", "dtype", "device", "val_size"]      # what a run is made on: never pooled
 HYPER = ["lr", "l2", "momentum", "lr_decay", "batch_size", "epochs", "init"]  # what a best configuration chooses
 QUESTIONS = ["activation", "loss"]
+CONFIG = QUESTIONS + SETTINGS + HYPER  # a configuration: every axis but the seed and the implementation
 PARTS = ("comparison", "parity", "best")
 
 
@@ -31,8 +33,11 @@ def load(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def varying(runs: pd.DataFrame, columns: list[str], within: list[str] = ()) -> list[str]:
-    """The columns among `columns` that take more than one value (within a group of `within`:
-    init=auto, he for relu and lecun for sigmoid, does not vary within an activation)."""
+    """The columns among `columns` that take more than one value within a group of `within`
+    (init=auto, he for relu and lecun for sigmoid, does not vary within an activation; the device
+    of scratch, always cpu, not within an implementation)."""
+    if runs.empty:
+        return []
     if within:
         return [c for c in columns if (runs.groupby(list(within))[c].nunique(dropna=False) > 1).any()]
     return [c for c in columns if runs[c].nunique(dropna=False) > 1]
@@ -43,7 +48,7 @@ def label(value) -> str:
 
 
 def mean_std(values: pd.Series) -> str:
-    """`mean ± std (n)` over seeds; a lone seed is shown as its value."""
+    """`mean ± std` over seeds; a lone seed is shown as its value."""
     values = values.dropna()
     if len(values) == 0:
         return "-"
@@ -52,11 +57,45 @@ def mean_std(values: pd.Series) -> str:
     return f"{values.mean():.4f} ± {values.std():.4f}"
 
 
+def configurations(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every configuration of each implementation that has a validation accuracy, best first:
+    best_val_acc (mean over seeds of each run's best), its std, test_acc_at_best (mean) and its
+    std, the mean best epoch, the mean final test accuracy, how many seeds ran and diverged."""
+    ok = runs[(runs.status != "failed") & runs.best_val_acc.notna()]
+    stats = ok.groupby(["impl", *CONFIG], dropna=False).agg(
+        best_val_acc=("best_val_acc", "mean"), val_std=("best_val_acc", "std"),
+        test_acc_at_best=("test_acc_at_best", "mean"), test_std=("test_acc_at_best", "std"),
+        best_epoch=("best_epoch", "mean"), final_test_acc=("final_test_acc", "mean"), seeds=("seed", "nunique"),
+        diverged=("status", lambda s: int((s == "diverged").sum()))).reset_index()
+    return stats.sort_values("best_val_acc", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def chosen(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group of `by` (and of every setting the runs vary: those are never pooled), the
+    configuration with the best mean validation accuracy over seeds, best first."""
+    stats = configurations(runs)
+    groups = list(dict.fromkeys(by + varying(runs, SETTINGS, within=["impl"])))
+    return stats.groupby(groups, sort=False, dropna=False).head(1) if groups else stats.head(1)
+
+
+def best_run(runs: pd.DataFrame) -> pd.Series | None:
+    """A run of the best configuration: its seed with the best validation accuracy (scratch first
+    among equal configurations); None when no run has a validation accuracy."""
+    top = chosen(runs[runs.impl == ("scratch" if "scratch" in set(runs.impl) else runs.impl.iloc[0])], [])
+    if top.empty:
+        return None
+    config = top.iloc[0]
+    mine = runs[(runs.impl == config.impl) & (runs.status != "failed")]
+    for column in CONFIG:
+        mine = mine[(mine[column] == config[column]) | (mine[column].isna() & pd.isna(config[column]))]
+    return mine.sort_values("best_val_acc", ascending=False, kind="stable").iloc[0]
+
+
 def comparison(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
     """metric as mean ± std over seeds. Rows: activation, loss and every other axis the runs
     vary but lr; columns: implementation and lr, named like `scratch, lr 0.1`."""
     ok = runs[runs.status != "failed"]
-    rows = QUESTIONS + varying(ok, SETTINGS + [h for h in HYPER if h != "lr"], within=QUESTIONS)
+    rows = QUESTIONS + varying(ok, SETTINGS + [h for h in HYPER if h != "lr"], within=QUESTIONS + ["impl"])
     cells = ok.groupby(rows + ["impl", "lr"], dropna=False)[metric].apply(mean_std)
     table = cells.unstack(["impl", "lr"]).sort_index(axis=1)
     table.columns = [f"{impl}, lr {label(lr)}" for impl, lr in table.columns]
@@ -65,8 +104,10 @@ def comparison(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 def parity(runs: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
     """Per configuration run by both twins: |scratch - torch| of final_test_acc, and the largest
-    |scratch - torch| over epochs of train_loss, relative to torch's."""
-    keys = ["run_id", *QUESTIONS, *varying(runs, SETTINGS + HYPER, within=QUESTIONS), "seed"]
+    |scratch - torch| over epochs of train_loss, relative to torch's. (The device follows the
+    implementation, scratch running on cpu, so it is no key here.)"""
+    keys = ["run_id", *QUESTIONS, *varying(runs, [c for c in SETTINGS + HYPER if c != "device"],
+                                           within=QUESTIONS + ["impl"]), "seed"]
     keys = list(dict.fromkeys(keys + ["lr"]))
     acc = runs.pivot_table(index=keys, columns="impl", values="final_test_acc", aggfunc="first")
     if not {"scratch", "torch"} <= set(acc.columns):
@@ -80,23 +121,17 @@ def parity(runs: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
 
 
 def best(runs: pd.DataFrame) -> pd.DataFrame:
-    """For each activation, loss, implementation (and setting the runs vary), the configuration
-    with the best mean validation accuracy over seeds (best_val_acc: each run at its best epoch),
-    with the mean test accuracy at those epochs. Empty without a validation split."""
-    ok = runs[(runs.status == "ok") & runs.best_val_acc.notna()]
-    if ok.empty:
-        return pd.DataFrame()
-    groups = QUESTIONS + varying(ok, SETTINGS, within=QUESTIONS) + ["impl"]
-    hyper = list(dict.fromkeys(["lr", *varying(ok, HYPER, within=QUESTIONS)]))
-    stats = ok.groupby(groups + hyper, dropna=False).agg(
-        best_val_acc=("best_val_acc", "mean"), test_acc_at_best=("test_acc_at_best", "mean"),
-        test_std=("test_acc_at_best", "std"), seeds=("seed", "nunique")).reset_index()
-    stats = stats.sort_values("best_val_acc", ascending=False, kind="stable")
-    top = stats.groupby(groups, dropna=False, sort=False).head(1)
-    top = top.sort_values(groups).reset_index(drop=True)
-    top["test_acc_at_best"] = [f"{m:.4f} ± {0 if pd.isna(s) else s:.4f}" for m, s in zip(top.test_acc_at_best,
-                                                                                       top.test_std, strict=True)]
-    return top.drop(columns="test_std")
+    """For each activation, loss and implementation (and setting the runs vary), the configuration
+    with the best mean validation accuracy over seeds (each run at its best epoch), with the mean
+    and std of the test accuracy at those epochs. Empty without validation accuracies."""
+    top = chosen(runs, QUESTIONS + ["impl"])
+    if top.empty:
+        return top
+    shown = QUESTIONS + varying(runs, SETTINGS, within=["impl"]) + ["impl"]
+    shown += list(dict.fromkeys(["lr", *varying(runs, HYPER, within=QUESTIONS)]))
+    table = top.sort_values(shown[:-1] if len(shown) > 1 else shown)[
+        shown + ["best_val_acc", "test_acc_at_best", "test_std", "seeds"]]
+    return table.rename(columns={"test_std": "test_acc_std"}).reset_index(drop=True)
 
 
 def render(table: pd.DataFrame, fmt: str, index: bool = True) -> str:
@@ -113,10 +148,12 @@ def render(table: pd.DataFrame, fmt: str, index: bool = True) -> str:
         return table.to_string(index=index, float_format=lambda v: f"{v:.4g}")
 
 
-def report(folder: str | Path, metric: str = "final_test_acc", fmt: str = "text", parts=PARTS) -> str:
+def report(folder: str | Path, metric: str = "final_test_acc", fmt: str = "text", parts=PARTS,
+           tables: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> str:
+    """The tables of `inspect` as text; `tables`: runs and epochs already loaded."""
     if metric not in METRICS:
         raise UsageError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
-    runs, epochs = load(folder)
+    runs, epochs = tables if tables is not None else load(folder)
     counts = runs.status.value_counts().to_dict()
     out = [f"{folder}: {len(runs)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"]
     table = comparison(runs, metric)
@@ -132,8 +169,12 @@ def report(folder: str | Path, metric: str = "final_test_acc", fmt: str = "text"
     if "best" in parts:
         top = best(runs)
         out.append("\nBest configuration per activation and loss, chosen on mean validation accuracy "
-                   "(test accuracy at the chosen epochs: mean ± std over seeds)\n")
-        out.append(render(top, fmt, index=False) if not top.empty else
-                   "(no validation split in these runs (val_size 0): nothing is chosen, since choosing "
-                   "on the test set would flatter the result)")
+                   "(test accuracy at the chosen epochs: mean and std over seeds)\n")
+        if not top.empty:
+            out.append(render(top, fmt, index=False))
+        elif (runs.val_size == 0).all():
+            out.append("(no validation split in these runs (val_size 0): nothing is chosen, since choosing "
+                       "on the test set would flatter the result)")
+        else:
+            out.append("(no run reached an epoch with a validation accuracy: nothing to choose from)")
     return "\n".join(out)

@@ -25,12 +25,12 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from scratch.activations import ACTIVATIONS
 from scratch.network import Network
 from scratch.train import one_hot
 
-# f(z) for a whole stack, and f'(z) read off a = f(z)
-HIDDEN = {"sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)), "relu": lambda z: np.maximum(z, 0.0)}
-PRIME_OF_OUTPUT = {"sigmoid": lambda a: a * (1.0 - a), "relu": lambda a: a > 0}
+# f'(z) read off a = f(z): sigmoid' = a (1 - a), relu' = [z > 0] = [a > 0]
+PRIME_FROM_A = {"sigmoid": lambda a: a * (1.0 - a), "relu": lambda a: a > 0}
 
 
 def slices(items: list) -> list[tuple[slice, object]]:
@@ -43,12 +43,16 @@ def slices(items: list) -> list[tuple[slice, object]]:
     return out
 
 
-def per_network(values, k: int, dtype) -> np.ndarray:
+def one_per_network(values, k: int, dtype) -> np.ndarray:
     """One value per network, (K,): `values` given per network or once for all."""
     return np.broadcast_to(np.asarray(values, dtype=np.float64), (k,)).astype(dtype)
 
 
 class StackedNetwork:
+    """K networks as one: W_l (K, n_out, n_in), b_l (K, n_out), activations (K, n_l, m), and
+    per network lr, lr_decay (K,) and, when any network uses them, L2 weight decay (K,) and
+    momentum (K, 1, 1) with velocities shaped like the parameters."""
+
     def __init__(self, nets: list[Network], lr, l2=0.0, momentum=0.0, lr_decay=1.0, n: int = 1):
         """A stack of copies of the given networks, each trained with its own lr, l2 (over a
         training set of n examples), momentum and lr_decay (scratch.sgd); networks of one loss
@@ -57,8 +61,8 @@ class StackedNetwork:
         self.sizes = nets[0].sizes
         self.weights = [np.stack([net.weights[l] for net in nets]) for l in range(len(self.sizes) - 1)]
         self.biases = [np.stack([net.biases[l] for net in nets]) for l in range(len(self.sizes) - 1)]
-        self.lr, self.lr_decay = per_network(lr, k, dtype), per_network(lr_decay, k, dtype)
-        l2, momentum = per_network(l2, k, dtype), per_network(momentum, k, dtype)
+        self.lr, self.lr_decay = one_per_network(lr, k, dtype), one_per_network(lr_decay, k, dtype)
+        l2, momentum = one_per_network(l2, k, dtype), one_per_network(momentum, k, dtype)
         self.weight_decay = l2 / n if l2.any() else None  # lambda_k / n
         self.momentum = momentum[:, None, None] if momentum.any() else None
         self.velocity = ([np.zeros_like(w) for w in self.weights], [np.zeros_like(b) for b in self.biases]) \
@@ -93,11 +97,11 @@ class StackedNetwork:
 
     def hidden(self, z: np.ndarray) -> np.ndarray:
         """a = f_k(z_k) with each network's activation f_k."""
-        return self.per_network(lambda name: HIDDEN[name](z))
+        return self.per_network(lambda name: ACTIVATIONS[name].fn(z))
 
     def hidden_prime(self, a: np.ndarray) -> np.ndarray:
         """f_k'(z_k), read off a = f_k(z_k)."""
-        return self.per_network(lambda name: PRIME_OF_OUTPUT[name](a))
+        return self.per_network(lambda name: PRIME_FROM_A[name](a))
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """z^L (K, n_L, m) of every network for the examples x (m, n_0)."""
@@ -134,9 +138,9 @@ class StackedNetwork:
             if l > 0:
                 nabla_w = delta @ activations[l].transpose(0, 2, 1)  # (K, n_out, m) x (K, m, n_in)
             else:
-                k, n_out, m = delta.shape
+                k, n_out, m = delta.shape  # (K n_1, m) x (m, n_0) -> (K n_1, n_0), into the kept buffer
                 nabla_w = np.matmul(delta.reshape(k * n_out, m), x, out=self._nabla_w1.reshape(k * n_out, -1))
-                nabla_w = nabla_w.reshape(self.weights[0].shape)
+                nabla_w = nabla_w.reshape(self.weights[0].shape)  # (K, n_1, n_0)
             nabla_b = delta.sum(axis=2)
             if l > 0:
                 delta = (self.weights[l].transpose(0, 2, 1) @ delta) * self.hidden_prime(activations[l])

@@ -71,10 +71,6 @@ class Network:
             a = self.activation.fn(a @ w.T + b)
         return a @ self.weights[-1].T + self.biases[-1]
 
-    def feedforward(self, x: np.ndarray) -> np.ndarray:
-        """The output activations a^L (m, n_L)."""
-        return self.loss.output(self.logits(x))
-
     def backprop(self, x: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(dC/dW_l, dC/db_l) for every layer, shaped like the weights and biases, where C is the
         loss averaged over the mini-batch x (m, n_0) with one-hot targets y (m, n_L)."""

@@ -61,8 +61,9 @@ def test_a_stack_is_one_seed_with_each_loss_together():
         assert [c.loss for c in g] == ["ce"] * 4 + ["mse"] * 4
 
 
-def test_a_diverging_member_does_not_touch_the_others(sample):
-    configs = [RunConfig(impl="scratch", activation="relu", loss="ce", lr=lr, epochs=3) for lr in (0.1, 1e300)]
+@pytest.mark.parametrize("impl", ["scratch", "torch"])
+def test_a_diverging_member_does_not_touch_the_others(sample, impl):
+    configs = [RunConfig(impl=impl, activation="relu", loss="ce", lr=lr, epochs=3) for lr in (0.1, 1e300)]
     (ok_row, ok_rows, _), (bad_row, bad_rows, _) = execute_stack(configs, sample)
     single_row, single_rows, _ = execute(configs[0], sample)
     assert bad_row["status"] == "diverged" and len(bad_rows) < 3

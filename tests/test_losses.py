@@ -1,4 +1,4 @@
-"""Each cost against its formula on a hand-computed example, and at saturated logits."""
+"""Each loss against its formula on a hand-computed example, its delta against autograd, and saturated logits."""
 import warnings
 
 import numpy as np

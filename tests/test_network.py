@@ -46,7 +46,8 @@ def test_vectorised_backprop_is_nielsens_per_example_backprop(data):
 
 def test_l2_step_is_network2s_update(data):
     """With l2 = lambda, one step is network2.py's W <- (1 - lr lambda/n) W - lr dC_0/dW, and the
-    biases take the plain step."""
+    biases take the plain step. (dC_0/dW is backprop's, tested on its own against torch and finite
+    differences: this tests the L2 update.)"""
     x, labels = data
     net = Network.create([784, 16, 16, 10], "relu", "ce", "he", np.random.default_rng(2))
     y = one_hot(labels[:10])

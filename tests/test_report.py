@@ -42,7 +42,7 @@ def test_the_reports_sentences_are_the_tables_numbers(reported):
     (top, _), (second, _) = chosen.index[:2]
     text = (reported / "report.md").read_text()
     assert f"the best loss is **{top}**: {100 * chosen.val.iloc[0]:.2f}% on the validation set against " \
-           f"{100 * chosen.val.iloc[1]:.2f}% for the best {second} configuration" in text
+           f"{100 * chosen.val.iloc[1]:.2f}% for the best loss {second} configuration" in text
     assert f"On the test set they reach {100 * chosen.test.iloc[0]:.2f}% and {100 * chosen.test.iloc[1]:.2f}%" in text
     calm = runs.pivot_table(index="run_id", columns="impl", values="final_test_acc")
     assert f"the final test accuracies are equal in {int((calm.scratch == calm.torch).sum())}" in text
@@ -54,8 +54,8 @@ def test_the_html_report_in_a_real_browser(reported, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("no Chromium to open the report with: install Debian's chromium (.ci/run does)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright drives the browser (pip install "
-                                     "-e '.[dev]')")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright drives the browser; it comes with "
+                                     "pip install -e '.[dev]'")
     html = (reported / "report.html").read_text()
     assert "src=\"plots/" not in html and html.count("data:image/png;base64,") == 5  # self-contained
     errors = []
@@ -77,6 +77,57 @@ def test_the_html_report_in_a_real_browser(reported, tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 20_000
 
 
+def test_a_grid_without_validation_chooses_nothing(tmp_path):
+    grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], lr=[0.1, 0.5], epochs=[1], val_size=[0])
+    assert cli("run", "--grid", grid, "--out", tmp_path / "out").returncode == 0
+    done = cli("inspect", tmp_path / "out", "--report", "--plot")
+    assert done.returncode == 0, done.stderr
+    assert "no validation split in these runs (val_size 0): nothing is chosen" in done.stdout
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "no validation set (val_size 0), so nothing below is chosen" in text
+    assert "Which learning rate? (no validation split to choose on)" in text and "## The best" not in text
+
+
+def test_a_folder_of_failed_and_diverged_runs_reports_without_breaking(tmp_path, monkeypatch, capsys):
+    """Every run failed (a unit that raised) or diverged at once: the tables, plots and report
+    say so instead of choosing."""
+    from experiments import runner
+    from experiments.cli import main
+    grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], activation=["relu"], loss=["ce"], lr=[1e300],
+                      epochs=[2], seed=[0, 1])
+    real = runner.run_unit
+
+    def failing_for_seed_0(unit, *args, **kwargs):
+        if unit[0].seed == 0:
+            raise RuntimeError("out of luck")
+        return real(unit, *args, **kwargs)
+    monkeypatch.setattr(runner, "run_unit", failing_for_seed_0)
+    assert main(["run", "--grid", str(grid), "--out", str(tmp_path / "out")]) == 1  # seed 0 failed
+    monkeypatch.undo()
+    runs = pd.read_csv(tmp_path / "out" / "runs.csv")
+    assert sorted(runs.status) == ["diverged", "failed"]
+    assert main(["inspect", str(tmp_path / "out"), "--plot", "--report"]) == 0
+    out = capsys.readouterr().out
+    assert "Best configuration" in out and "relu" in out.split("Best configuration")[1]
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "1 diverged" in text and "1 failed" in text
+
+
+def test_twins_on_two_devices_meet_in_the_parity_table(reference, tmp_path):
+    """A grid with torch on cuda (its device column; scratch stays on cpu) pairs its twins as a
+    cpu grid does."""
+    from experiments.tables import load, parity
+    _, ref = reference
+    shutil.copytree(ref, tmp_path / "out")
+    runs = pd.read_csv(tmp_path / "out" / "runs.csv")
+    runs.loc[runs.impl == "torch", "device"] = "cuda"
+    runs.to_csv(tmp_path / "out" / "runs.csv", index=False)
+    table = parity(*load(tmp_path / "out"))
+    assert len(table) == 4 and "device" not in table.columns
+    done = cli("inspect", tmp_path / "out")
+    assert "scratch, lr 0.1" in done.stdout and "(rows: activation, loss; columns: impl, lr)" in done.stdout
+
+
 def test_a_grid_of_one_activation_and_one_rate_answers_less(tmp_path):
     grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], lr=[0.5], epochs=[1], seed=[0, 1])
     assert cli("run", "--grid", grid, "--out", tmp_path / "out").returncode == 0
@@ -89,18 +140,34 @@ def test_a_grid_of_one_activation_and_one_rate_answers_less(tmp_path):
         assert missing in text
 
 
-def test_against_a_copy_agrees_and_names_the_runs_only_one_holds(reference, tmp_path):
-    _, ref = reference
-    copy = tmp_path / "copy"
-    shutil.copytree(ref, copy)
-    runs = pd.read_csv(copy / "runs.csv")
-    (copy / "runs.csv").write_text("".join((copy / "runs.csv").read_text().splitlines(keepends=True)[:-1]))
-    done = cli("inspect", ref, "--against", copy)
+def test_against_another_engine_agrees_and_names_the_runs_only_one_holds(reference, tmp_path):
+    """The shared reference (the batched engine) against the same grid run one run at a time:
+    other code, the same numbers to 1e-9, and a run left out of one folder is named."""
+    grid, ref = reference
+    assert cli("run", "--grid", grid, "--out", tmp_path / "single", "--engine", "single").returncode == 0
+    runs = pd.read_csv(tmp_path / "single" / "runs.csv")
+    lines = (tmp_path / "single" / "runs.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "single" / "runs.csv").write_text("".join(lines[:-1]))
+    done = cli("inspect", ref, "--against", tmp_path / "single", "--format", "csv")
     assert done.returncode == 0, done.stderr
-    assert "the same devices, dtypes, CPU, versions and kernels" in done.stdout
+    assert "engine: batched  |  single" in done.stdout
     assert "7 runs in both: 7 agree to 1e-9 relative in every final and per-epoch metric, 7 to 1e-6" in done.stdout
     last = runs.iloc[-1]
     assert f"1 run(s) only in {ref}: {last.run_id}-{last.impl}" in done.stdout
+    table = pd.read_csv(pd.io.common.StringIO(done.stdout.split("\n\n")[-1]))
+    assert list(table.columns[:7]) == ["run_id", "impl", "activation", "loss", "lr", "seed", "status"]
+    assert (table.max_rel_diff <= 1e-9).all() and (table.max_rel_diff > 0).any()  # other code: not bit for bit
+
+
+def test_against_names_a_run_that_ended_otherwise(reference, tmp_path):
+    grid, ref = reference
+    shutil.copytree(ref, tmp_path / "copy")
+    runs = (tmp_path / "copy" / "runs.csv").read_text().replace(",ok,", ",diverged,", 1)
+    (tmp_path / "copy" / "runs.csv").write_text(runs)
+    done = cli("inspect", ref, "--against", tmp_path / "copy")
+    assert done.returncode == 0, done.stderr
+    assert "1 run(s) ended otherwise in the two folders" in done.stdout and "(ok | diverged)" in done.stdout
+    assert "8 runs in both: 7 agree to 1e-9" in done.stdout
 
 
 def test_against_float32_lists_how_the_folders_differ_and_how_far_the_numbers_part(reference, tmp_path):
@@ -114,4 +181,4 @@ def test_against_float32_lists_how_the_folders_differ_and_how_far_the_numbers_pa
     ours, theirs = pd.read_csv(ref / "runs.csv"), pd.read_csv(tmp_path / "f32" / "runs.csv")
     merged = ours.merge(theirs, on=["activation", "loss", "lr", "seed", "impl"])
     expected = (merged.final_test_loss_x - merged.final_test_loss_y).abs().max()
-    assert np.isclose(table["|Δ final_test_loss|"].max(), expected, rtol=1e-9)
+    assert np.isclose(table.abs_diff_final_test_loss.max(), expected, rtol=1e-9)

@@ -1,8 +1,8 @@
-"""The three costs written with torch's own functions, equal to scratch.losses by definition.
+"""The three losses written with torch's own functions, equal to scratch.losses by definition.
 
-z: logits (m, 10); y: one-hot targets (m, 10). Every cost is averaged over the m examples;
+z: logits (m, 10); y: one-hot targets (m, 10). Every loss is averaged over the m examples;
 torch's mean reductions would also divide by the 10 outputs, so sums are divided by m.
-For a stack of K networks, z is (K, m, 10) and the result is the K networks' costs (K,).
+For a stack of K networks, z is (K, m, 10) and the result is the K networks' losses (K,).
 """
 import torch
 import torch.nn.functional as F

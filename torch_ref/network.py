@@ -1,12 +1,16 @@
 """TwinNet: nn.Linear layers of the given sizes, hidden activation sigmoid or relu.
 
 forward returns the output logits z^L; the loss (torch_ref.losses) applies the output
-activation it assumes, as scratch.losses does.
+activation it assumes, as scratch.losses does. The weights are the caller's
+(TwinNet.from_params): the layers are made without drawing any (nn.utils.skip_init), so that
+no randomness comes from torch's global generator.
 """
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from torch_ref.losses import LOSSES
 
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "relu": torch.relu}
 DEVICES = ("auto", "cpu", "cuda")
@@ -27,11 +31,10 @@ class TwinNet(nn.Module):
     def __init__(self, sizes: list[int], activation: str = "sigmoid", loss: str = "mse",
                  dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu"):
         super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(n_in, n_out, dtype=dtype, device=device)
+        self.layers = nn.ModuleList(nn.utils.skip_init(nn.Linear, n_in, n_out, dtype=dtype, device=device)
                                     for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True))
         self.activation = ACTIVATIONS[activation]
-        self.activation_name = activation
-        self.loss = loss
+        self.loss = LOSSES[loss]  # C(z, y) of the logits
 
     @classmethod
     def from_params(cls, weights: list[np.ndarray], biases: list[np.ndarray], activation: str = "sigmoid",

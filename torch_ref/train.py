@@ -10,7 +10,6 @@ import torch
 
 from torch_ref.compiled import compile_step
 from torch_ref.images import Images, as_images, epoch_index, one_hot
-from torch_ref.losses import LOSSES
 from torch_ref.network import TwinNet
 
 
@@ -20,7 +19,7 @@ class EagerSGD:
 
     def __init__(self, model: TwinNet, images: Images, yt: torch.Tensor, lr: float, weight_decay: float,
                  momentum: float, lr_decay: float):
-        self.model, self.images, self.yt, self.loss = model, images, yt, LOSSES[model.loss]
+        self.model, self.images, self.yt, self.loss = model, images, yt, model.loss
         weights, biases = model.weights_and_biases()
         self.optimizer = torch.optim.SGD([{"params": weights, "weight_decay": weight_decay},
                                           {"params": biases, "weight_decay": 0.0}], lr=lr, momentum=momentum)
@@ -42,7 +41,7 @@ class CompiledSGD:
 
     def __init__(self, model: TwinNet, images: Images, yt: torch.Tensor, lr: float, weight_decay: float,
                  momentum: float, lr_decay: float):
-        loss = LOSSES[model.loss]
+        loss = model.loss
         weights, biases = model.weights_and_biases()
         params = [p.detach() for p in weights + biases]  # the parameters' own memory
         n = len(weights)
@@ -99,6 +98,6 @@ def evaluate(model: TwinNet, x, labels: np.ndarray, chunk: int = 2000) -> tuple[
     for start, rows in images.chunks(chunk):
         z = model(rows)
         y = yt[start:start + chunk]
-        loss += float(LOSSES[model.loss](z, y)) * len(y)
+        loss += float(model.loss(z, y)) * len(y)
         correct += int((z.argmax(dim=1) == y.argmax(dim=1)).sum())
     return loss / len(images), correct / len(images)
