@@ -31,9 +31,14 @@ def now() -> str:
 
 
 def git_commit() -> str | None:
+    """The checkout's commit, marked `+changes` when tracked files differ from it."""
+    def git(*args) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent,
+                              timeout=10).stdout.strip()
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
+        commit = git("rev-parse", "HEAD")
+        return commit + ("+changes" if commit and git("status", "--porcelain", "--untracked-files=no") else "") \
+            or None
     except (OSError, subprocess.SubprocessError):
         return None
 
