@@ -43,6 +43,17 @@ def reference(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def single_engine(reference, tmp_path_factory):
+    """The reference grid run one run at a time (--engine single): other code, the same numbers."""
+    from tests.helpers import cli
+    grid, _ = reference
+    out = tmp_path_factory.mktemp("single") / "out"
+    done = cli("run", "--grid", grid, "--out", out, "--engine", "single")
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
 def scratch_grid(tmp_path_factory):
     """A scratch-only grid of 36 short runs (6 stacks of 6, one per seed), and its tables from
     one uninterrupted run, shared by the fault tests."""

@@ -1,4 +1,6 @@
 """Shared by the grid tests: a small grid file, running the CLI, comparing result tables."""
+import contextlib
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +22,27 @@ def write_grid(path: Path, **axes) -> Path:
     return path
 
 
-def cli(*args, timeout=600) -> subprocess.CompletedProcess:
+def cli(*args) -> subprocess.CompletedProcess:
+    """The command line run in this process (no interpreter to start, torch imported once), with
+    its exit status, stdout and stderr as a subprocess would give them. Tests of what only a
+    process shows (signals, kills, the environment) start one with cli_process."""
+    from experiments import runner
+    from experiments.cli import main
+    runner._datasets.clear()  # as a new process would, load the data again: it may have changed
+    runner._checksums.clear()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:  # argparse's own exits
+            code = e.code
+    return subprocess.CompletedProcess(["mlp-twins", *map(str, args)], code, out.getvalue(), err.getvalue())
+
+
+def cli_process(*args, timeout=600, **kwargs) -> subprocess.CompletedProcess:
+    """The command line in a process of its own."""
     return subprocess.run([sys.executable, "-m", "experiments", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, **kwargs)
 
 
 def tables(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

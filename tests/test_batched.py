@@ -6,7 +6,6 @@ import pytest
 from experiments.config import RunConfig
 from experiments.execute import execute, execute_stack, stacks
 from tests.conftest import needs_compiler
-from tests.helpers import cli
 
 METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"]
 
@@ -72,13 +71,11 @@ def test_a_diverging_member_does_not_touch_the_others(sample, impl):
         assert abs(ours["test_loss"] - theirs["test_loss"]) <= 1e-9 * theirs["test_loss"]
 
 
-def test_grid_engines_agree(tmp_path, reference):
+def test_grid_engines_agree(reference, single_engine):
     """The single engine gives every run's per-epoch metrics of the shared reference grid (run by
     the default engine, batched) to 1e-9 relative in float64."""
     grid, ref = reference
-    single = cli("run", "--grid", grid, "--out", tmp_path / "single", "--engine", "single")
-    assert single.returncode == 0, single.stderr
-    a = pd.read_csv(tmp_path / "single" / "epochs.csv").sort_values(["run_id", "impl", "epoch"])
+    a = pd.read_csv(single_engine / "epochs.csv").sort_values(["run_id", "impl", "epoch"])
     b = pd.read_csv(ref / "epochs.csv").sort_values(["run_id", "impl", "epoch"])
     assert len(a) == len(b) == 4 * 2 * 2
     for m in METRICS:

@@ -8,6 +8,7 @@ import pytest
 
 from experiments.cli import main
 from experiments.results import EPOCHS_COLUMNS, RUNS_COLUMNS
+from tests.helpers import cli
 
 
 def run_main(argv, capsys) -> tuple[int, str, str]:
@@ -104,8 +105,7 @@ def test_missing_data_says_what_to_run(capsys, tmp_path, dataset, folder):
 def test_train_writes_both_tables_and_twins_share_run_id(tmp_path):
     args = ["--epochs", "2", "--lr", "2", "--l2", "1", "--momentum", "0.5", "--lr-decay", "0.8", "--out", tmp_path]
     for impl in ("scratch", "torch"):
-        done = subprocess.run([sys.executable, "-m", "experiments", "train", "--impl", impl, *map(str, args)],
-                              capture_output=True, text=True)
+        done = cli("train", "--impl", impl, *args)
         assert done.returncode == 0, done.stderr
         assert "epoch   2/2: val_acc" in done.stdout and "best validation accuracy" in done.stdout
     runs = pd.read_csv(tmp_path / "runs.csv")

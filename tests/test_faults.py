@@ -69,10 +69,9 @@ def test_a_kill_at_every_moment_then_resume_equals_the_uninterrupted_run(tmp_pat
     """Deterministic fault injection: the grid is killed before each of its file operations in
     turn (every moment a kill -9 can fall between), then resumed, and the tables equal those of
     the uninterrupted run. No temporary file is left."""
-    grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], loss=["ce"], activation=["sigmoid", "relu"],
-                      seed=[0, 1], lr=[0.5], epochs=[2])
+    grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], loss=["ce"], seed=[0, 1], lr=[0.5], epochs=[2])
     operations = run_in_process(grid, tmp_path / "reference")
-    assert operations == 20  # 2 table headers, manifest, 8 epoch rows, 4 parameter files, 4 runs rows, manifest
+    assert operations == 12  # 2 table headers, manifest, 4 epoch rows, 2 parameter files, 2 runs rows, manifest
     for kill_at in range(1, operations + 1):
         out = tmp_path / f"killed-{kill_at}"
         run_in_process(grid, out, kill_at)
@@ -102,10 +101,10 @@ def test_kill_9_then_resume_equals_uninterrupted(scratch_grid, tmp_path):
 
 @pytest.fixture(scope="module")
 def long_grid(tmp_path_factory):
-    """4 stacks of 6 scratch runs of 12 epochs: units of a few seconds, to interrupt."""
+    """4 stacks of 6 scratch runs of 8 epochs: units of a second or two, to interrupt."""
     folder = tmp_path_factory.mktemp("long")
     return write_grid(folder / "grid.toml", loss=["mse", "bce", "ce"], lr=[0.5], seed=[0, 1, 2, 3],
-                      activation=["sigmoid", "relu"], impl=["scratch"], epochs=[12])
+                      activation=["sigmoid", "relu"], impl=["scratch"], epochs=[8])
 
 
 def workers_of(proc: subprocess.Popen, count: int = 2, busy_s: float = 0.3) -> list[psutil.Process]:
@@ -146,9 +145,10 @@ def test_a_signal_stops_the_whole_grid_at_once_and_keeps_what_finished(long_grid
     assert 6 <= len(runs) < 24 and (runs.status == "ok").all()
     for run in runs.itertuples():  # every run in the table is whole: its epochs and parameters are there
         assert (out / "params" / f"{run.run_id}-{run.impl}.npz").exists()
-    done = cli("run", "--grid", long_grid, "--out", out)
-    assert done.returncode == 0, done.stderr
-    assert len(pd.read_csv(out / "runs.csv")) == 24 and len(pd.read_csv(out / "epochs.csv")) == 24 * 12
+    if how == "SIGINT to the client":  # and the same command resumes
+        done = cli("run", "--grid", long_grid, "--out", out)
+        assert done.returncode == 0, done.stderr
+        assert len(pd.read_csv(out / "runs.csv")) == 24 and len(pd.read_csv(out / "epochs.csv")) == 24 * 8
 
 
 def test_workers_leave_when_the_client_is_killed(scratch_grid, tmp_path):
@@ -379,13 +379,9 @@ def test_a_damaged_cache_file_is_named_dropped_and_rebuilt(tmp_path, content):
         np.savez(cache, other=np.zeros(3))
     else:
         cache.write_bytes(content)
-    for attempt in range(2):
-        done = subprocess.run([sys.executable, "-m", "experiments", "train", "--epochs", "1", "--out",
-                               str(tmp_path / "out")], capture_output=True, text=True, env=env)
-        assert done.returncode == 0, done.stderr
-        if attempt == 0:
-            assert f"the cache file {cache} is damaged" in done.stderr and "rebuilt" in done.stderr
-        else:
-            assert "warning" not in done.stderr  # rebuilt the first time
-    with np.load(cache) as f:
-        assert set(f.files) == {"images", "labels"}
+    done = subprocess.run([sys.executable, "-c", "from experiments.data import load_dataset; load_dataset('sample')"],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"the cache file {cache} is damaged" in done.stderr and "rebuilt" in done.stderr
+    with np.load(cache) as f:  # rebuilt: what the next command reads without a word
+        assert set(f.files) == {"images", "labels"} and len(f["labels"]) == 5000

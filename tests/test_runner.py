@@ -37,43 +37,35 @@ def test_running_again_skips_everything(reference):
     assert {name: (out / name).read_bytes() for name in before} == before
 
 
-def test_two_workers_give_the_same_metrics(reference, tmp_path):
+def test_two_workers_give_the_same_metrics_and_the_client_leaves_torch_to_them(reference, tmp_path):
+    """The tables of two worker processes are those of one. The client that only schedules and
+    writes never imports torch (~0.5 GB a process), though half the runs are torch's."""
+    import subprocess
+    import sys
     grid, ref = reference
-    done = cli("run", "--grid", grid, "--out", tmp_path / "w2", "--workers", "2")
+    code = ("import sys\nfrom experiments.cli import main\nif __name__ == '__main__':\n"
+            f"    assert main(['run', '--grid', {str(grid)!r}, '--out', {str(tmp_path / 'w2')!r}, "
+            "'--workers', '2']) == 0\n"
+            "    print('torch imported:', 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
+    assert "torch imported: False" in done.stdout
     assert_same_tables(ref, tmp_path / "w2")
 
 
-def test_the_client_of_a_cpu_grid_leaves_torch_to_its_workers(tmp_path):
-    """Importing torch costs a process about 0.5 GB: a client that only schedules and writes keeps out of it."""
-    grid = write_grid(tmp_path / "grid.toml", lr=[0.5], epochs=[1])
-    code = ("import sys\nfrom experiments.cli import main\nif __name__ == '__main__':\n"
-            f"    assert main(['run', '--grid', {str(grid)!r}, '--out', {str(tmp_path / 'out')!r}, "
-            "'--workers', '2']) == 0\n"
-            "    print('torch imported:', 'torch' in sys.modules)")
-    done = cli_code(code)
-    assert done.returncode == 0, done.stderr
-    assert "torch imported: False" in done.stdout
-    runs = pd.read_csv(tmp_path / "out" / "runs.csv")
-    assert set(runs.impl) == {"scratch", "torch"} and set(runs.status) == {"ok"}
-
-
-def cli_code(code: str):
-    import subprocess
-    import sys
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-
-
 def test_diverged_runs_are_recorded_and_the_grid_goes_on(tmp_path):
+    import warnings
     grid = write_grid(tmp_path / "grid.toml", activation=["relu"], loss=["ce"], lr=[0.1, 1e300],
-                      impl=["scratch", "torch"], init=["he"], epochs=[3])
-    done = cli("run", "--grid", grid, "--out", tmp_path / "out")
+                      impl=["scratch"], init=["he"], epochs=[3])  # and a torch stack: test_batched
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        done = cli("run", "--grid", grid, "--out", tmp_path / "out")
     assert done.returncode == 0, done.stderr
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]  # overflow on the way is silenced
     runs = pd.read_csv(tmp_path / "out" / "runs.csv").set_index("lr")
-    assert set(runs.loc[1e300, "status"]) == {"diverged"} and set(runs.loc[0.1, "status"]) == {"ok"}
+    assert runs.loc[1e300, "status"] == "diverged" and runs.loc[0.1, "status"] == "ok"
     epochs = pd.read_csv(tmp_path / "out" / "epochs.csv")
-    assert (epochs.run_id == runs.loc[1e300, "run_id"].iloc[0]).sum() < 6  # stopped early
-    assert "RuntimeWarning" not in done.stderr
+    assert (epochs.run_id == runs.loc[1e300, "run_id"]).sum() < 3  # stopped early
 
 
 class Failing:
