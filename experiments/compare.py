@@ -29,19 +29,23 @@ def made_by(folder: Path, runs: pd.DataFrame) -> dict[str, str]:
     """How a folder was made, as text per item: devices and dtypes of its runs, and what its
     manifest's sessions record (CPU, SIMD, versions, kernels)."""
     info = {"device": ", ".join(sorted(runs.device.unique())), "dtype": ", ".join(sorted(runs.dtype.unique()))}
-    try:
-        sessions = json.loads((folder / "manifest.json").read_text()).get("sessions", [])
-    except (OSError, ValueError):
-        sessions = []
+    sessions = sessions_of(folder)
     for key in SESSION_KEYS:
         values = {json.dumps(s.get(key)) for s in sessions}
         info[key] = ", ".join(sorted(v.strip('"') for v in values)) if values else "(no manifest)"
-    kernels = {json.dumps({"torch": s.get("kernels", {}).get("torch_cpu_capability"),
-                           "numpy": [b.get("architecture") for b in s.get("kernels", {}).get("numpy_blas", [])],
-                           "env": {k: v for k, v in s.get("kernels", {}).get("env", {}).items() if v}})
-               for s in sessions}
+    kernels = {json.dumps(kernels_of(s.get("kernels")), sort_keys=True) for s in sessions}
     info["kernels"] = "; ".join(sorted(kernels)) if kernels else "(no manifest)"
     return info
+
+
+def kernels_of(kernels) -> dict:
+    """What decides the kernels, from a session's record (anything else in it is ignored)."""
+    kernels = kernels if isinstance(kernels, dict) else {}
+    blas = kernels.get("numpy_blas")
+    env = kernels.get("env")
+    return {"torch": kernels.get("torch_cpu_capability"),
+            "numpy": [b.get("architecture") for b in blas if isinstance(b, dict)] if isinstance(blas, list) else [],
+            "env": {k: v for k, v in env.items() if v} if isinstance(env, dict) else {}}
 
 
 def relative(x, y) -> np.ndarray:
@@ -52,6 +56,21 @@ def relative(x, y) -> np.ndarray:
         out = np.where(scale > 0, np.abs(x - y) / np.where(scale > 0, scale, 1.0), 0.0)
     out = np.where(np.isnan(x) & np.isnan(y), 0.0, out)
     return np.where(np.isnan(x) ^ np.isnan(y), np.inf, out)
+
+
+def largest(values) -> float:
+    """The largest value that is not NaN, 0 when there is none."""
+    values = np.asarray(values, dtype=float)
+    return float(values[~np.isnan(values)].max(initial=0.0))
+
+
+def sessions_of(folder: Path) -> list[dict]:
+    """The sessions a folder's manifest records; none when it is missing or not of this layout."""
+    try:
+        sessions = json.loads((folder / "manifest.json").read_text()).get("sessions", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [s for s in sessions if isinstance(s, dict)] if isinstance(sessions, list) else []
 
 
 def compare(a: Path, b: Path) -> tuple[dict, pd.DataFrame, dict]:
@@ -70,7 +89,7 @@ def compare(a: Path, b: Path) -> tuple[dict, pd.DataFrame, dict]:
         for m in FINAL:  # NaN where a side has no value (a failed run), never a difference of 0
             row[f"abs_diff_{m}"] = abs(run[f"{m}_a"] - run[f"{m}_b"])
         for kind, metrics in (("loss", PER_EPOCH[:3]), ("acc", PER_EPOCH[3:])):
-            gaps = [np.nanmax(np.abs(mine[f"{m}_a"] - mine[f"{m}_b"]), initial=0.0) for m in metrics]
+            gaps = [largest(np.abs(mine[f"{m}_a"] - mine[f"{m}_b"])) for m in metrics]
             row[f"max_abs_diff_epoch_{kind}"] = float(max(gaps))
         rel = [relative(run[f"{m}_a"], run[f"{m}_b"]) for m in FINAL]
         rel += [relative(mine[f"{m}_a"], mine[f"{m}_b"]).max(initial=0.0) for m in PER_EPOCH]

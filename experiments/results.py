@@ -37,6 +37,11 @@ TEXT_COLUMNS = {"run_id", "impl", "device", "dataset", "sizes", "activation", "l
 # numbers that may be empty: the validation metrics of runs without a validation split, best_epoch with them
 VAL_COLUMNS = {"final_val_loss", "final_val_acc", "best_val_acc", "best_epoch", "test_acc_at_best", "val_loss",
                "val_acc"}
+INTEGER_COLUMNS = {"batch_size", "epochs", "seed", "val_size", "epoch", "best_epoch"}
+ACCURACY_COLUMNS = {"final_val_acc", "final_test_acc", "best_val_acc", "test_acc_at_best", "train_acc", "val_acc",
+                    "test_acc"}
+# the values a text column may take (the others: any text without a comma)
+TEXT_VALUES = {"impl": ("scratch", "torch"), "status": ("ok", "diverged", "failed"), "dtype": ("float32", "float64")}
 
 
 def why(e: OSError) -> str:
@@ -86,6 +91,8 @@ def parse_table(path: Path, columns: list[str]) -> tuple[list[dict], list[str], 
             except ValueError:
                 bad = f"line {number} has {column} {value!r}, not a number"
                 break
+        if not bad and (problem := out_of_range(row)):
+            bad = f"line {number} {problem}"
         if not bad and row.get("status") == "ok":  # an ok run has every metric, and with validation its own
             empty = [c for c in columns if c not in TEXT_COLUMNS and math.isnan(row[c])
                      and (c not in VAL_COLUMNS or row.get("val_size", 0) > 0)]
@@ -96,6 +103,30 @@ def parse_table(path: Path, columns: list[str]) -> tuple[list[dict], list[str], 
         else:
             rows.append(row)
     return rows, damaged, truncated
+
+
+def out_of_range(row: dict) -> str | None:
+    """What is wrong with a parsed row's values, or None: a count that is not a whole number >= 0, an
+    accuracy outside [0, 1], a text value no run writes."""
+    for column, value in row.items():
+        if column in TEXT_VALUES and value not in TEXT_VALUES[column]:
+            return f"has {column} {value!r}, not one of {', '.join(TEXT_VALUES[column])}"
+        if isinstance(value, float) and not math.isnan(value):
+            if column in INTEGER_COLUMNS and not (value >= 0 and value.is_integer() and value < 2 ** 53):
+                return f"has {column} {value!r}, not a whole number >= 0"
+            if column in ACCURACY_COLUMNS and not 0 <= value <= 1:
+                return f"has {column} {value!r}, not an accuracy in [0, 1]"
+            if column == "wall_s" and not 0 <= value < math.inf:
+                return f"has wall_s {value!r}, not a time >= 0"
+        elif column in INTEGER_COLUMNS - VAL_COLUMNS and isinstance(value, float):
+            return f"has {column} NaN, not a whole number >= 0"
+    return None
+
+
+def repeated(rows: list[dict], keys: tuple[str, ...]) -> tuple[list[dict], int]:
+    """The rows with one per key (the last, as a resume reads them), and how many were dropped."""
+    last = {tuple(r[k] for k in keys): r for r in rows}
+    return list(last.values()), len(rows) - len(last)
 
 
 def read_tables(folder: Path, warn=True) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -111,6 +142,10 @@ def read_tables(folder: Path, warn=True) -> tuple[pd.DataFrame, pd.DataFrame]:
         rows, damaged, truncated = parse_table(path, columns)
         if truncated:
             damaged.append("the last line is cut off (a run still writing, or killed)")
+        rows, copies = repeated(rows, ("run_id", "impl", "epoch") if "epoch" in columns else ("run_id", "impl"))
+        if copies:
+            damaged.append(f"{copies} line(s) repeat a run {'and epoch ' if 'epoch' in columns else ''}of a later "
+                           "line (the later one is kept)")
         if damaged and warn:
             shown = "; ".join(damaged[:5]) + (f"; and {len(damaged) - 5} more" if len(damaged) > 5 else "")
             print(f"warning: {path}: {len(damaged)} damaged line(s) left out: {shown}", file=sys.stderr, flush=True)
@@ -255,9 +290,10 @@ class ResultsDir:
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except OSError as e:
-            tmp.unlink(missing_ok=True)
             raise UsageError(f"cannot write {path} ({why(e)}); it was left as it was: free space or fix "
                              "permissions and run again") from None
+        finally:
+            tmp.unlink(missing_ok=True)  # after a failure or Ctrl-C mid-write; gone already after the rename
 
     def save_params(self, run_id: str, impl: str, weights: list[np.ndarray], biases: list[np.ndarray]) -> None:
         folder = self.path / "params"
@@ -293,6 +329,11 @@ def load_params(path: str | Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
     except Exception as e:  # zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError: all say "damaged"
         raise UsageError(f"{path} is not a readable parameter file ({type(e).__name__}); run that run again "
                          "or move the file away") from None
-    if not weights or any(w.ndim != 2 or b.shape != (w.shape[0],) for w, b in zip(weights, biases, strict=True)):
-        raise UsageError(f"{path} does not hold the weights and biases of a network; move it away")
+    chained = all(w.ndim == 2 and b.shape == (w.shape[0],) and np.issubdtype(w.dtype, np.floating)
+                  and b.dtype == w.dtype for w, b in zip(weights, biases, strict=True))
+    chained = chained and bool(weights) and all(after.shape[1] == w.shape[0]
+                                                for w, after in zip(weights[:-1], weights[1:], strict=True))
+    if not chained or weights[0].shape[1] != 784 or weights[-1].shape[0] != 10:
+        raise UsageError(f"{path} does not hold the weights and biases of a network from 784 pixels to 10 digits; "
+                         "run that run again or move the file away")
     return weights, biases
