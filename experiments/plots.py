@@ -40,10 +40,10 @@ def save(fig, path: Path, tight: bool = True) -> Path:
         fig.savefig(tmp, dpi=100, format="png")
         os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise UsageError(f"cannot write {path} ({e.strerror or type(e).__name__}); free space or fix "
                          "permissions") from None
     finally:
+        tmp.unlink(missing_ok=True)  # after a failure or Ctrl-C mid-write; gone already after the rename
         plt.close(fig)
     return path
 
@@ -197,7 +197,6 @@ def confusion(run: pd.Series, params_path: Path, x_test: np.ndarray, labels: np.
 
 
 def plot_all(folder: Path, runs: pd.DataFrame, epochs: pd.DataFrame, data_root: str | None = None) -> list[Path]:
-    from experiments.data import load_dataset
     out = folder / "plots"
     try:
         out.mkdir(exist_ok=True)
@@ -209,9 +208,26 @@ def plot_all(folder: Path, runs: pd.DataFrame, epochs: pd.DataFrame, data_root: 
         written.append(lr_sweep(runs, out / "lr_sweep.png"))
     run = best_run(runs)
     params = folder / "params" / f"{run.run_id}-{run.impl}.npz" if run is not None else None
-    if params is not None and params.exists():
+    if params is not None and params.exists() and run.status != "diverged":
         written.append(first_layer(run, params, out / "first_layer.png"))
-        test = load_dataset(run.dataset, data_root).arrays("float64")["test"]
+        test = test_set(folder, run.dataset, data_root)
         written.append(confusion(run, params, test.x, test.labels, out / "confusion.png"))
         written.append(network_at_work(run, params, test.x[0], int(test.labels[0]), out / "network_at_work.png"))
     return written
+
+
+def test_set(folder: Path, dataset: str, data_root: str | None):
+    """The test images and labels the folder's runs were made with; other data under the data
+    root (its checksum differs from the one the manifest records) is a UsageError."""
+    import json
+
+    from experiments.data import load_dataset
+    data = load_dataset(dataset, data_root)
+    try:
+        known = json.loads((folder / "manifest.json").read_text())["data"][dataset]["checksum"]
+    except (OSError, ValueError, KeyError, TypeError):
+        known = None  # a folder without a manifest: nothing to check against
+    if known is not None and known != data.checksum():
+        raise UsageError(f"the {dataset} data found now differs from the data {folder} was made with (its checksum); "
+                         "point --data-root at that data to draw the best run's figures")
+    return data.arrays("float64")["test"]

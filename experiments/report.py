@@ -75,7 +75,7 @@ def others(runs: pd.DataFrame, axis: str) -> list[str]:
     return [c for c in dict.fromkeys([*QUESTIONS, "lr", *varying(runs, HYPER, within=QUESTIONS)]) if c != axis]
 
 
-def question(runs: pd.DataFrame, axis: str, title: str, folder: Path) -> Section:
+def question(runs: pd.DataFrame, axis: str, title: str, folder: Path, tag: str = "") -> Section:
     """Best of each choice of `axis`, the difference against the spread over seeds, and how the
     answer depends on the learning rate."""
     section = Section(title)
@@ -111,7 +111,7 @@ def question(runs: pd.DataFrame, axis: str, title: str, folder: Path) -> Section
                  for value in table.columns if (leader == value).any()]
         section.p("At each learning rate, the best configuration of each choice (chosen on validation) reaches the "
                   f"test accuracies of the figure; ahead on the test set: {'; '.join(spans)}.")
-        section.figure(per_lr_figure(table, axis, folder / "plots" / f"report_{axis}.png"),
+        section.figure(per_lr_figure(table, axis, folder / "plots" / f"report_{axis}{tag}.png"),
                        f"Test accuracy of the best {axis} choice at each learning rate (chosen on validation)")
     return section
 
@@ -149,11 +149,15 @@ def best_configurations(runs: pd.DataFrame, top: int = 5) -> Section:
     section.p(f"Of the {len(stats)} configurations, the one with the best mean validation accuracy ({impl} runs, "
               f"{int(best.seeds)} seed(s), each at its best epoch) is **{setting_of(best, shown)}**: "
               f"{pct(best.best_val_acc)} on the validation set, and **{test}** on the test set, which chose nothing.")
+    if best.diverged:
+        section.p(f"Beware: {int(best.diverged)} of its {int(best.seeds)} seed(s) diverged (the loss became NaN or "
+                  "infinite); their accuracies are those of the epochs they reached, and the networks they ended "
+                  "with compute nothing.")
     return section
 
 
-def learning_rates(runs: pd.DataFrame, folder: Path) -> Section:
-    section = Section("Which learning rate?")
+def learning_rates(runs: pd.DataFrame, folder: Path, where: str = "", tag: str = "") -> Section:
+    section = Section("Which learning rate?" + where)
     impl = reference_impl(runs)
     mine = runs[runs.impl == impl]
     rows, widths = [], []
@@ -185,7 +189,7 @@ def learning_rates(runs: pd.DataFrame, folder: Path) -> Section:
               f"{len(table)} pairs break down inside the grid"
               + (f"; the rate matters least for {widest.activation}/{widest.loss} ({max(widths)} rates within one "
                  "seed-spread of its best)." if widest is not None else "."))
-    section.figure(plots.lr_sweep(runs, folder / "plots" / "report_lr_sweep.png"),
+    section.figure(plots.lr_sweep(runs, folder / "plots" / f"report_lr_sweep{tag}.png"),
                    "Final test accuracy against the learning rate, one panel per loss")
     return section
 
@@ -214,9 +218,15 @@ def twins(runs: pd.DataFrame, epochs: pd.DataFrame, folder: Path) -> Section:
                      "operations differently (1e-16 in float64, 1e-7 in float32), and at large rates such a "
                      "difference grows with every step until the trajectories part, as in any chaotic system; the "
                      "gradients themselves agree to 1e-15 (gradcheck).")
+        unmeasured = int(part.max_rel_train_loss_diff.isna().sum())
+        if unmeasured:
+            text += (f" {unmeasured} of them have no epoch rows of one twin in epochs.csv, so their training "
+                     "losses are not compared.")
         section.p(text)
-    section.figure(parity_figure(table, folder / "plots" / "report_parity.png"),
-                   "The largest relative gap in training loss between the twins, per configuration")
+    if table.max_rel_train_loss_diff.notna().any():
+        section.figure(parity_figure(table.dropna(subset=["max_rel_train_loss_diff"]),
+                                     folder / "plots" / "report_parity.png"),
+                       "The largest relative gap in training loss between the twins, per configuration")
     return section
 
 
@@ -237,7 +247,6 @@ def parity_figure(table: pd.DataFrame, path: Path) -> Path:
 
 def network(runs: pd.DataFrame, folder: Path, data_root: str | None) -> Section | str:
     """A run of the best configuration at work on a test digit, or why it cannot be drawn."""
-    from experiments.data import load_dataset
     from experiments.errors import UsageError
     run = best_run(runs)
     if run is None:
@@ -246,9 +255,12 @@ def network(runs: pd.DataFrame, folder: Path, data_root: str | None) -> Section 
     if not params.exists():
         return f"The network at work (the best run's parameters, {params.name}, are not in {folder}/params)"
     try:
-        test = load_dataset(run.dataset, data_root).arrays("float64")["test"]
+        test = plots.test_set(folder, run.dataset, data_root)
     except UsageError as e:
         return f"The network at work (the {run.dataset} data is not available here: {e})"
+    if run.status == "diverged":
+        return (f"The network at work (the best run, {params.name}, diverged: its final parameters are not numbers "
+                "to draw)")
     section = Section("The network at work")
     image, digit = test.x[0], int(test.labels[0])
     section.figure(plots.network_at_work(run, params, image, digit, folder / "plots" / "report_network.png"),
@@ -260,6 +272,21 @@ def network(runs: pd.DataFrame, folder: Path, data_root: str | None) -> Section 
               f"there is {pct(run.test_acc_at_best)}. Its first hidden layer's neurons each weigh the 784 pixels: "
               "red where ink raises the neuron's input, blue where it lowers it.")
     return section
+
+
+def apart(runs: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """The runs split by every setting they vary (dataset, sizes, dtype, ...: never pooled), as
+    (a title suffix like " (dtype float32)", a file-name tag, the runs); one part when none varies."""
+    settings = varying(runs, SETTINGS, within=["impl"])
+    if not settings:
+        return [("", "", runs)]
+    parts = []
+    for values, part in runs.groupby(settings, sort=True):
+        values = values if isinstance(values, tuple) else (values,)
+        where = ", ".join(f"{k} {label(v)}" for k, v in zip(settings, values, strict=True))
+        tag = "_" + "_".join(f"{k}-{label(v)}" for k, v in zip(settings, values, strict=True)).replace(",", "-")
+        parts.append((f" ({where})", tag, part))
+    return parts
 
 
 def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str, list[Section], list[str]]:
@@ -287,12 +314,19 @@ def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str,
     questions += [(axis, title) for axis, title in KNOBS.items() if varying(ok, [axis], within=QUESTIONS)]
     for axis, title in questions:
         if ok[axis].nunique() > 1 and has_val:
-            sections.append(question(ok, axis, title, folder))
+            answers = [question(part, axis, title + where, folder, tag) for where, tag, part in apart(ok)
+                       if part[axis].nunique() > 1]
+            sections += answers
+            if not answers:
+                missing.append(f"{title} (each setting of these runs uses one {axis} only)")
         else:
             missing.append(f"{title} (these runs use {axis} {', '.join(map(label, sorted(ok[axis].unique())))} only)"
                            if has_val else f"{title} (no validation split to choose on)")
     if ok.lr.nunique() > 1 and has_val:
-        sections.append(learning_rates(ok, folder))
+        answers = [learning_rates(part, folder, where, tag) for where, tag, part in apart(ok) if part.lr.nunique() > 1]
+        sections += answers
+        if not answers:
+            missing.append("Which learning rate? (each setting of these runs uses one lr only)")
     else:
         missing.append(f"Which learning rate? (these runs use lr {', '.join(map(label, sorted(ok.lr.unique())))} only)"
                        if has_val else "Which learning rate? (no validation split to choose on)")

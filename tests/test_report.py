@@ -113,6 +113,25 @@ def test_a_folder_of_failed_and_diverged_runs_reports_without_breaking(tmp_path,
     assert "1 diverged" in text and "1 failed" in text
 
 
+def test_a_grid_that_varies_a_setting_answers_each_setting_apart(tmp_path):
+    """Runs in float32 and float64 are never pooled: each question is answered once per dtype,
+    from that dtype's runs alone."""
+    grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], epochs=[1], dtype=["float32", "float64"])
+    assert cli("run", "--grid", grid, "--out", tmp_path / "out").returncode == 0
+    done = cli("inspect", tmp_path / "out", "--report")
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "out" / "report.md").read_text()
+    runs = pd.read_csv(tmp_path / "out" / "runs.csv")
+    for dtype in ("float32", "float64"):
+        assert f"## Quadratic loss or cross-entropy? (dtype {dtype})" in text
+        assert f"## Which learning rate? (dtype {dtype})" in text
+        assert (tmp_path / "out" / "plots" / f"report_lr_sweep_dtype-{dtype}.png").exists()
+        mine = runs[runs.dtype == dtype]
+        top = mine.loc[mine.best_val_acc.idxmax()]
+        section = text.split(f"## Quadratic loss or cross-entropy? (dtype {dtype})")[1].split("##")[0]
+        assert f"the best loss is **{top.loss}**: {100 * top.best_val_acc:.2f}% on the validation set" in section
+
+
 def test_twins_on_two_devices_meet_in_the_parity_table(reference, tmp_path):
     """A grid with torch on cuda (its device column; scratch stays on cpu) pairs its twins as a
     cpu grid does."""
@@ -182,3 +201,30 @@ def test_against_float32_lists_how_the_folders_differ_and_how_far_the_numbers_pa
     merged = ours.merge(theirs, on=["activation", "loss", "lr", "seed", "impl"])
     expected = (merged.final_test_loss_x - merged.final_test_loss_y).abs().max()
     assert np.isclose(table.abs_diff_final_test_loss.max(), expected, rtol=1e-9)
+
+
+def test_against_takes_no_metric_plot_or_report(reference, tmp_path):
+    _, ref = reference
+    for flag in (["--metric", "final_val_acc"], ["--plot"], ["--report"]):
+        done = cli("inspect", ref, "--against", ref, *flag)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+        assert "--against compares every final and per-epoch metric" in done.stderr
+
+
+def test_figures_of_the_best_run_need_the_data_it_was_made_with(reference, tmp_path):
+    """A folder whose manifest records other data than the data root now holds (its checksum):
+    --plot refuses with one line, and the report leaves the figure out, saying why."""
+    import json
+    _, ref = reference
+    folder = tmp_path / "out"
+    shutil.copytree(ref, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["data"]["sample"]["checksum"] = "0" * 64
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    done = cli("inspect", folder, "--plot")
+    assert done.returncode == 2 and "the sample data found now differs from the data" in done.stderr
+    done = cli("inspect", folder, "--report")
+    assert done.returncode == 0, done.stderr
+    text = (folder / "report.md").read_text()
+    assert "The network at work (the sample data is not available here: the sample data found now differs" in text
+    assert "## The network at work" not in text
