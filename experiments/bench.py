@@ -84,11 +84,12 @@ def epochs_of(case: str, train, batch_size: int, device: str, configs: int, data
 
 def grid_stack(configs: int) -> list:
     """The first `configs` configurations of one seed of the full grid, in the grid's stack
-    order (by loss); past the 36 of a seed they repeat."""
+    order (by loss); past the 36 of a seed they repeat, each next to its loss's others."""
     from experiments.execute import stacks
     from experiments.grid import expand, read_grid
     (grid,) = stacks(expand(read_grid("full")[1], ["seed=0", "impl=scratch"]))
-    return [grid[k % len(grid)] for k in range(configs)]
+    order = {loss: k for k, loss in enumerate(dict.fromkeys(c.loss for c in grid))}
+    return sorted((grid[k % len(grid)] for k in range(configs)), key=lambda c: order[c.loss])
 
 
 def naive_torch_epochs(x, labels, batch_size, device, rng):

@@ -8,6 +8,8 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
+
 from experiments.data import DATASETS, DEFAULT_VAL_SIZE, TRAIN_SIZES
 from experiments.errors import UsageError
 from scratch.activations import ACTIVATIONS
@@ -45,7 +47,7 @@ class RunConfig:
         init = default_init(self.activation) if self.init == "auto" else self.init
         val_size = DEFAULT_VAL_SIZE[self.dataset] if self.val_size == "auto" else int(self.val_size)
         return RunConfig(**{**asdict(self), "init": init, "sizes": tuple(self.sizes), "val_size": val_size,
-                            **{k: float(getattr(self, k)) for k in FLOATS}})
+                            **{k: float(getattr(self, k)) + 0.0 for k in FLOATS}})  # -0.0 is 0.0
 
     @property
     def run_id(self) -> str:
@@ -105,8 +107,8 @@ def check_field(key: str, value) -> None:
             raise UsageError(f"{key} must be {what}, got {value!r}")
     if key in ("batch_size", "epochs") and not (is_int(value) and value >= 1):
         raise UsageError(f"{key} must be >= 1 (an integer), got {value!r}")
-    if key == "seed" and not (is_int(value) and value >= 0):
-        raise UsageError(f"seed must be >= 0 (an integer), got {value!r}")
+    if key == "seed" and not (is_int(value) and 0 <= value < 2 ** 32):
+        raise UsageError(f"seed must be an integer in [0, 2**32), got {value!r}")
     if key == "val_size" and not (value == "auto" or (is_int(value) and value >= 0)):
         raise UsageError(f"val_size must be auto or an integer >= 0, got {value!r}")
     if key == "sizes":
@@ -122,6 +124,12 @@ def validate(c: RunConfig) -> None:
         check_field(key, getattr(c, key))
     if c.impl == "scratch" and c.device == "cuda":
         raise UsageError("device 'cuda' applies to impl torch only; the scratch network runs on cpu")
+    if c.dtype == "float32":  # the numbers the network computes with must exist in its dtype
+        for key in FLOATS:
+            value = getattr(c, key)
+            if value != 0 and not float(np.finfo(np.float32).tiny) <= abs(value) <= float(np.finfo(np.float32).max):
+                raise UsageError(f"{key} {value!r} is not a number float32 can hold (1.2e-38 to 3.4e38); choose "
+                                 f"another {key} or dtype float64")
     val_size = DEFAULT_VAL_SIZE[c.dataset] if c.val_size == "auto" else c.val_size
     train_size = TRAIN_SIZES[c.dataset] - val_size
     if train_size < 1:

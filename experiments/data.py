@@ -16,6 +16,7 @@ are read (`Pixels`); labels are int64 digits 0-9.
 import hashlib
 import os
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -84,9 +85,7 @@ class Dataset:
         the last ones for mnist and fashion-mnist, a stratified choice for sample."""
         if len(self.val_labels):
             raise ValueError("this dataset is split already")
-        if not 0 <= val_size < len(self.train_labels):
-            raise UsageError(f"val_size {val_size} must be >= 0 and below the {len(self.train_labels)} "
-                             f"training images of {self.name}")
+        self.check_fits(val_size, 1)
         n = len(self.train_labels)
         if self.name == "sample":
             val = np.sort(stratified(self.train_labels, val_size, seed=1))
@@ -95,6 +94,17 @@ class Dataset:
             train, val = np.arange(n - val_size), np.arange(n - val_size, n)
         return replace(self, train_images=self.train_images[train], train_labels=self.train_labels[train],
                        val_images=self.train_images[val], val_labels=self.train_labels[val])
+
+    def check_fits(self, val_size: int, batch_size: int) -> None:
+        """Refuse a split or a mini-batch larger than this dataset's files hold (a folder of a
+        few images under the name of a dataset of 60,000)."""
+        n = len(self.train_labels)
+        if not 0 <= val_size < n:
+            raise UsageError(f"val_size {val_size} must be >= 0 and below the {n} training images of {self.name}")
+        if batch_size > n - val_size:
+            raise UsageError(f"batch_size {batch_size} is larger than the {n - val_size} training images of "
+                             f"{self.name} here (with {val_size} held out for validation); choose a smaller "
+                             "batch_size")
 
     def parts(self, dtype: str) -> dict[str, Part]:
         """{"train", "val", "test"}: images left uint8 and scaled to [0, 1] in `dtype` as their
@@ -132,29 +142,68 @@ def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
+def images_and_labels(arrays: dict[str, np.ndarray]) -> str | None:
+    """What is wrong with cached images and labels, or None: images are (n, 784) uint8, labels
+    (n,) int64 digits 0-9, in pairs named like images / labels or train_images / train_labels."""
+    for key, images in arrays.items():
+        if not key.endswith("images"):
+            continue
+        labels = arrays.get(key.replace("images", "labels"))
+        if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != 784 or len(images) == 0:
+            return f"{key} are {images.dtype} of shape {images.shape}, not (n, 784) uint8"
+        if labels is None or labels.dtype != np.int64 or labels.shape != (len(images),):
+            return f"the labels of {key} do not match them"
+        if labels.min() < 0 or labels.max() > 9:
+            return f"the labels of {key} are not the digits 0-9"
+    return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # alive, another user's
+    return True
+
+
 def cached(name: str, parse, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
     """The arrays parse() returns, kept in the cache folder as a plain .npz (no pickle). A cache
-    file that cannot be read or lacks one of `keys` is named in a warning, dropped and rebuilt."""
+    file that cannot be read, lacks one of `keys` or holds what no parse returns is named in a
+    warning, dropped and rebuilt."""
     path = cache_dir() / f"{name}.npz"
-    if path.exists():
+    if path.is_dir():
+        warn(f"{path} is a folder where the cache file should be; the data is parsed again each time until it is "
+             "moved away")
+    elif path.exists():
         try:
             with np.load(path, allow_pickle=False) as f:
                 arrays = {k: f[k] for k in keys}
-            return arrays
+            wrong = images_and_labels(arrays)
+            if wrong is None:
+                return arrays
+            warn(f"the cache file {path} is damaged ({wrong}); dropped and rebuilt")
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
             warn(f"the cache file {path} is damaged ({type(e).__name__}: {str(e)[:80]}); dropped and rebuilt")
-            try:
-                path.unlink()
-            except OSError:
-                pass
+        try:
+            path.unlink()
+        except OSError:
+            pass
     arrays = parse()
+    for stale in path.parent.glob(f".{path.stem}.*.tmp.npz"):  # left by a writer that was killed
+        pid = stale.name[len(path.stem) + 2:-len(".tmp.npz")]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(tmp, **arrays)
         os.replace(tmp, path)
     except OSError:
-        tmp.unlink(missing_ok=True)  # a read-only or full cache only costs the parse next time
+        pass  # a read-only or full cache only costs the parse next time
+    finally:
+        tmp.unlink(missing_ok=True)  # after an error, or Ctrl-C, mid-write
     return arrays
 
 
@@ -220,6 +269,13 @@ def load_torchvision(name: str, root: str, download: bool) -> Dataset:
     hint = (f"run with --download to fetch {name}, or point --data-root (or ${DATA_ROOT_ENV}) "
             f"at a folder holding {FOLDERS[name]}/raw")
     if download:
+        try:
+            raw.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=raw):
+                pass
+        except OSError as e:
+            raise UsageError(f"cannot download {name} into {root} ({e.strerror or type(e).__name__}); choose a "
+                             "--data-root you may write to") from None
         try:
             for train in (True, False):
                 torchvision_class(name)(root, train=train, download=True)

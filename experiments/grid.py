@@ -94,8 +94,12 @@ def parse_override(text: str) -> tuple[str, list]:
         raise UsageError(f"--set {text!r} is not key=value[,value...], e.g. --set lr=0.1,0.3")
     if key not in AXES:
         raise UsageError(f"--set {text!r}: unknown key {key!r}; valid axes are {', '.join(AXES)}")
+    items = [s.strip() for s in raw.split(",")]
+    if key == "sizes" and len(items) > 1 and all(item.isdigit() for item in items):
+        raise UsageError(f"--set {text!r}: layer sizes are joined by -, as in --set sizes={'-'.join(items)}; "
+                         "a comma separates shapes to try, as in --set sizes=784-16-10,784-32-10")
     values = []
-    for item in (s.strip() for s in raw.split(",")):
+    for item in items:
         try:
             if key in NUMBERS:
                 values.append(float(item))

@@ -131,6 +131,8 @@ def run_grid(configs: list[RunConfig], out: ResultsDir, grid_name: str, axes: di
     (created and locked), the rows of cut-off and failed runs are dropped, and the rest runs."""
     configs = [c.resolved() for c in configs]
     datasets = {name: dataset_for(name, data_root) for name in sorted({c.dataset for c in configs})}
+    for c in configs:
+        datasets[c.dataset].check_fits(c.val_size, c.batch_size)
     uses_torch = any(c.impl == "torch" for c in configs)
     path = out.path / "manifest.json"
     data = {name: manifests.data_entry(d, configs) for name, d in datasets.items()}
@@ -268,8 +270,11 @@ def outcome(future, unit: list[RunConfig], retry: bool, progress: Progress) -> l
 def stop(pool: ProcessPoolExecutor) -> None:
     """End a local pool now: its workers are killed, not waited for (Python 3.14 has
     pool.kill_workers(); before it, the pool's own table of processes is the way to them)."""
-    for process in list(getattr(pool, "_processes", {}).values()):
+    processes = list(getattr(pool, "_processes", {}).values())
+    for process in processes:
         process.kill()
+    for process in processes:
+        process.join(1)  # reaped: SIGKILL takes effect at once
     pool.shutdown(wait=False, cancel_futures=True)
 
 

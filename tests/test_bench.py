@@ -32,3 +32,17 @@ def test_bench_rejects_a_batch_size_below_one(tmp_path):
     done = cli("bench", "--dataset", "sample", "--batch-sizes", "10,0", "--out", tmp_path)
     assert done.returncode == 2 and "--batch-sizes" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "bench.csv").exists()
+
+
+def test_bench_rejects_a_batch_larger_than_the_training_set(tmp_path):
+    done = cli("bench", "--dataset", "sample", "--batch-sizes", "10,5000", "--out", tmp_path)
+    assert done.returncode == 2 and "batch_size 5000 is larger than the 4000 training images" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "bench.csv").exists()
+
+
+def test_a_stack_of_more_configurations_than_a_seed_keeps_each_loss_together():
+    from experiments.bench import grid_stack
+    losses = [c.loss for c in grid_stack(40)]
+    assert len(losses) == 40 and len({loss for loss in losses}) == 3
+    changes = sum(a != b for a, b in zip(losses[:-1], losses[1:], strict=True))
+    assert changes == 2  # three runs of one loss each: a stack applies each loss once per step

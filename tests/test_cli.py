@@ -45,6 +45,10 @@ BAD = [
     (["train", "--batch-size", "3600"], "3600"),
     (["train", "--impl", "scratch", "--device", "cuda"], "cuda"),
     (["train", "--impl", "scratch", "--compiled"], "--impl torch"),
+    (["train", "--seed", str(2 ** 32)], "[0, 2**32)"),
+    (["train", "--dtype", "float32", "--lr", "1e39"], "float32 can hold"),
+    (["train", "--dtype", "float32", "--l2", "1e-50"], "float32 can hold"),
+    (["run", "--set", "sizes=784,16,10"], "--set sizes=784-16-10"),
     (["gradcheck", "--seed", "-1"], "-1"),
     (["train", "--sizes", "784-100000000-10"], "GB"),
 ]

@@ -158,6 +158,24 @@ def test_other_data_under_the_same_name_is_refused(tmp_path, sample):
     assert (tmp_path / "out" / "runs.csv").read_bytes() == before
 
 
+def test_a_batch_larger_than_the_data_found_is_refused(tmp_path, sample):
+    """A data root holding a few hundred images under the name mnist: sizes are checked against
+    the files found, not the 60,000 of the official set."""
+    from tests.test_idx import idx_bytes
+    raw = tmp_path / "root" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix, images, labels in (("train", sample.train_images[:300], sample.train_labels[:300]),
+                                   ("t10k", sample.test_images[:100], sample.test_labels[:100])):
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(images.reshape(-1, 28, 28), 2051))
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(labels, 2049))
+    done = cli("run", "--dataset", "mnist", "--data-root", tmp_path / "root", "--set", "epochs=1", "--set",
+               "impl=scratch", "--set", "val_size=100", "--set", "batch_size=250", "--out", tmp_path / "out")
+    assert done.returncode == 2 and not (tmp_path / "out").exists()
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("warning:")]
+    assert errors == ["mlp-twins run: error: batch_size 250 is larger than the 200 training images of mnist here "
+                      "(with 100 held out for validation); choose a smaller batch_size"]
+
+
 def test_many_workers_on_few_cores_is_a_warning(tmp_path):
     grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], epochs=[1], lr=[0.1])
     done = cli("run", "--grid", grid, "--out", tmp_path / "out", "--workers", "64")
