@@ -150,7 +150,7 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("inspect", help="tables, plots and the report of a results folder")
     p.add_argument("folder", help="a results folder, e.g. results/default")
-    p.add_argument("--metric", default="final_test_acc", help="metric of the tables (default: final_test_acc)")
+    p.add_argument("--metric", default=None, help="metric of the tables (default: final_test_acc)")
     p.add_argument("--format", default="text", choices=("text", "markdown", "csv"), help="(default: text)")
     p.add_argument("--plot", action="store_true", help="write PNG figures to FOLDER/plots (default: off)")
     p.add_argument("--report", action="store_true",
@@ -241,7 +241,8 @@ def cmd_bench(args) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("device 'cuda' asked for but CUDA is not available here; use --device cpu or auto")
     devices = {"cpu": ["cpu"], "cuda": ["cuda"], "auto": ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])}
-    load_dataset(args.dataset, args.data_root)  # a missing data set fails here, before any case
+    # a missing data set, or batches larger than it, fail here, before any case
+    load_dataset(args.dataset, args.data_root).check_fits(0, max(args.batch_sizes))
     out = Path(args.out)
     writable(out)  # and an --out that cannot be written too, before anything is measured
 
@@ -274,13 +275,14 @@ def cmd_inspect(args) -> int:
     from experiments.tables import load, report
 
     if args.against:
-        if args.plot or args.report:
-            raise UsageError("--against compares two folders; run --plot or --report without it")
+        if args.plot or args.report or args.metric:
+            raise UsageError("--against compares every final and per-epoch metric of two folders; run --plot, "
+                             "--report or --metric without it")
         from experiments.compare import against
         print(against(args.folder, args.against, args.format))
         return 0
     tables = load(args.folder)  # once: a damaged row is named once
-    print(report(args.folder, args.metric, args.format, tables=tables))
+    print(report(args.folder, args.metric or "final_test_acc", args.format, tables=tables))
     if args.plot:
         from experiments.plots import plot_all
         for path in plot_all(Path(args.folder), *tables, args.data_root):
@@ -348,6 +350,7 @@ def cmd_train(args) -> int:
         require_compiler("--compiled", "leave --compiled out")
     check_memory([[config]], 1)
     dataset = load_dataset(config.dataset, args.data_root, args.download)
+    dataset.check_fits(config.val_size, config.batch_size)
     split = dataset.split(config.val_size)
     # train follows run's rules: the folder's data must be this data, and a folder made by a grid takes a
     # training run only with --extend; each training run is a grid of its own, and they add up freely
@@ -392,7 +395,7 @@ def cmd_train(args) -> int:
 def cmd_gradcheck(args) -> int:
     import pandas as pd
 
-    from experiments.gradcheck import gradcheck
+    from experiments.gradcheck import TOLERANCES, gradcheck
     from experiments.results import ResultsDir
 
     out = Path(args.out)
@@ -406,7 +409,7 @@ def cmd_gradcheck(args) -> int:
         print(f"largest rel_err over the {len(args.sizes) - 1} layers' weights and biases ({args.dtype}; "
               "tolerances: torch "
               f"{table[table.reference == 'torch'].tolerance.iloc[0]:g}, finite_difference "
-              f"{table[table.reference == 'finite_difference'].tolerance.iloc[0]:g})\n")
+              f"{TOLERANCES[args.dtype]['finite_difference']:g} plus the difference quotient's rounding error)\n")
         print(worst.to_string())
     failed = table[~table.passed]
     for _, r in failed.iterrows():
@@ -441,13 +444,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG} {args.command}: {e}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
-        print(f"{PROG} {args.command}: interrupted; the rows written so far are kept, and the same command "
-              "resumes", file=sys.stderr)
+        kept = {"train": "; the epoch rows written so far are kept, and the same command trains the run again",
+                "run": "; the rows written so far are kept, and the same command resumes"}
+        print(f"{PROG} {args.command}: interrupted{kept.get(args.command, '')}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader of stdout left (| head): not an error of this command
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as e:  # a path the system refuses (a name too long, a loop of links, ...): the user's to fix
+        if e.filename is None:
+            raise
+        print(f"{PROG} {args.command}: error: {e.filename}: {e.strerror or type(e).__name__}; choose another path",
+              file=sys.stderr)
+        return 2
+
+
+def console() -> None:
+    """The console script and python -m experiments: main's status as the process's. An
+    interrupted command leaves at once: what it finished is on disk, and a worker killed while
+    it sent a result can leave the pool's pipe half-written, which the interpreter's exit would
+    wait on forever (a second Ctrl-C meanwhile would only print noise)."""
+    import os
+    code = main()
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def threading_main() -> bool:

@@ -100,7 +100,33 @@ def read(path: Path) -> dict | None:
                          "choose another --out") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise UsageError(f"{path} is not a manifest of this version; choose another --out for this version's runs")
+    wrong = layout_problem(manifest)
+    if wrong:
+        raise UsageError(f"{path} is damaged ({wrong}); the folder cannot say what made it: repair the file or "
+                         "choose another --out")
     return manifest
+
+
+def layout_problem(manifest: dict) -> str | None:
+    """What in a manifest's layout is not what `write` writes, or None (the entries read back)."""
+    def kind(value, *types) -> bool:
+        return isinstance(value, types) and not isinstance(value, bool)
+    if not (kind(manifest.get("grids"), list) and kind(manifest.get("data"), dict)
+            and kind(manifest.get("sessions"), list)):
+        return "grids, data and sessions must be a list, an object and a list"
+    for k, grid in enumerate(manifest["grids"]):
+        if not (isinstance(grid, dict) and kind(grid.get("name"), str) and kind(grid.get("axes"), dict)
+                and kind(grid.get("overrides"), list) and kind(grid.get("runs"), int)
+                and kind(grid.get("run_ids"), list) and all(kind(r, str) for r in grid["run_ids"])):
+            return f"grids[{k}] is not a grid entry"
+    for name, entry in manifest["data"].items():
+        validation = entry.get("validation") if isinstance(entry, dict) else None
+        if not (kind(entry.get("checksum") if validation is not None else None, str) and isinstance(validation, dict)
+                and kind(validation.get("val_sizes"), list) and all(kind(v, int) for v in validation["val_sizes"])):
+            return f"data[{name!r}] is not a data entry"
+    if not all(isinstance(s, dict) for s in manifest["sessions"]):
+        return "a session is not an object"
+    return None
 
 
 def difference(old: dict, new: dict) -> str:
@@ -135,6 +161,9 @@ def check_and_update(path: Path, grid: dict, data: dict[str, dict], new_session:
     same = [g for g in manifest["grids"] if g["run_ids"] == grid["run_ids"]]
     if not same and manifest["grids"] and not extend:
         last = manifest["grids"][-1]
+        if grid["name"] != "train" and all(g["name"] == "train" for g in manifest["grids"]):
+            raise UsageError(f"{folder} was made by `train` ({len(manifest['grids'])} run(s)), not by this grid; "
+                             "add --extend to add the grid's runs to the folder, or choose another --out")
         raise UsageError(f"{folder} was made by grid {last['name']!r} and this grid differs "
                          f"({difference(last, grid)}); add --extend to add its runs to the folder, "
                          "or choose another --out")

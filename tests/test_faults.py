@@ -17,8 +17,21 @@ from tests.helpers import assert_same_tables, cli, write_grid
 
 
 def start_run(grid, out, *extra, **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "experiments", "run", "--grid", str(grid), "--out", str(out),
-                             *map(str, extra)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen)
+    """`run` in a process of its own; faulthandler prints where it stands if a test aborts it."""
+    return subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "experiments", "run", "--grid", str(grid),
+                             "--out", str(out), *map(str, extra)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, **popen)
+
+
+def wait_or_show(proc: subprocess.Popen, timeout: float) -> int:
+    """The exit status of `proc`; if it is still running after `timeout` seconds, the test fails
+    showing the stacks of its threads."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        proc.wait()
+        raise AssertionError(f"still running {timeout} s after the signal:\n{proc.stderr.read()[-6000:]}") from None
 
 
 def lines(path) -> int:
@@ -134,7 +147,7 @@ def test_a_signal_stops_the_whole_grid_at_once_and_keeps_what_finished(long_grid
         os.killpg(proc.pid, signal.SIGINT)
     else:
         proc.send_signal(signal.SIGTERM if "SIGTERM" in how else signal.SIGINT)
-    code = proc.wait(timeout=30)
+    code = wait_or_show(proc, timeout=30)
     took = time.monotonic() - sent
     gone, alive = psutil.wait_procs(workers, timeout=2)
     assert not alive, "a worker went on after the signal"
@@ -277,6 +290,30 @@ def test_an_entry_of_the_wrong_kind_is_one_line(tmp_path, entry, kind):
     assert entry in line and "move it away" in line
 
 
+@pytest.mark.parametrize("manifest,named", [
+    ({"grids": "grid", "data": {}, "sessions": []}, "grids, data and sessions"),
+    ({"grids": [{"name": 1, "axes": {}, "overrides": [], "runs": 1, "run_ids": []}], "data": {}, "sessions": []},
+     "grids[0]"),
+    ({"grids": [], "data": {"sample": {"checksum": 7, "validation": {}}}, "sessions": []}, "data['sample']"),
+    ({"grids": [], "data": {}, "sessions": ["yesterday"]}, "a session"),
+])
+def test_a_manifest_of_the_wrong_shape_is_one_line(reference, tmp_path, manifest, named):
+    """The right keys holding the wrong kinds of values: named as damage, before any run, by run;
+    inspect --against, which only reads what it can of a manifest, still compares."""
+    import json
+    import shutil
+    grid, ref = reference
+    out = tmp_path / "out"
+    shutil.copytree(ref, out)
+    (out / "manifest.json").write_text(json.dumps({"format": 2, **manifest}))
+    before = (out / "runs.csv").read_bytes()
+    line = one_line(cli("run", "--grid", grid, "--out", out))
+    assert "manifest.json is damaged" in line and named in line
+    assert (out / "runs.csv").read_bytes() == before
+    done = cli("inspect", ref, "--against", out)
+    assert done.returncode == 0 and "8 runs in both: 8 agree to 1e-9" in done.stdout, done.stderr
+
+
 def test_a_failing_write_is_a_clear_error_and_keeps_the_rows(tmp_path, monkeypatch):
     results = ResultsDir(tmp_path).open(lock=False)
     row = {"run_id": "abc", "impl": "scratch", "epoch": 1, "train_loss": 0.5, "train_acc": 0.9, "val_loss": 0.5,
@@ -289,6 +326,15 @@ def test_a_failing_write_is_a_clear_error_and_keeps_the_rows(tmp_path, monkeypat
         results.append("epochs.csv", [{**row, "epoch": 2}])
     monkeypatch.undo()
     assert (tmp_path / "epochs.csv").read_bytes() == before  # the part that was written is taken back
+
+
+def test_a_path_the_system_refuses_is_one_line(tmp_path):
+    """A name longer than the file system allows (255 bytes), as --out, as a results folder to
+    inspect, and as a grid file."""
+    long = tmp_path / ("a" * 300)
+    for args in (["run", "--set", "epochs=1", "--out", long], ["inspect", long], ["run", "--grid", long]):
+        line = one_line(cli(*args))
+        assert "File name too long" in line and str(long) in line
 
 
 def test_an_output_path_that_is_a_file(tmp_path):
@@ -331,12 +377,24 @@ def damage(path, how: str) -> None:
     elif how == "a NaN metric in an ok run":
         fields[metric] = "nan"
         first = ",".join(fields) + "\n"
+    elif how == "an accuracy above 1":
+        fields[metric] = "1.5"
+        first = ",".join(fields) + "\n"
+    elif how == "a seed that is not a whole number":
+        fields[RUNS_COLUMNS.index("seed")] = "inf"
+        first = ",".join(fields) + "\n"
+    elif how == "a status no run writes":
+        fields[RUNS_COLUMNS.index("status")] = "okay"
+        first = ",".join(fields) + "\n"
+    elif how == "a repeated row":
+        rest.append(first)
     elif how == "a cut-off last row":
         rest[-1] = rest[-1][:20]
     path.write_text(head + first + "".join(rest))
 
 
-HOW = ["a field too many", "a metric that is not a number", "a NaN metric in an ok run", "a cut-off last row"]
+HOW = ["a field too many", "a metric that is not a number", "a NaN metric in an ok run", "an accuracy above 1",
+       "a seed that is not a whole number", "a status no run writes", "a repeated row", "a cut-off last row"]
 
 
 @pytest.mark.parametrize("how", HOW)
@@ -346,11 +404,11 @@ def test_inspect_names_damaged_rows_and_leaves_them_out(finished, how):
     assert done.returncode == 0, done.stderr
     warning = done.stderr.strip()
     assert len(warning.splitlines()) == 1 and warning.startswith("warning:") and "runs.csv" in warning
-    assert ("line 2" in warning) if how != "a cut-off last row" else ("cut off" in warning)
-    assert "8 runs" not in done.stdout.splitlines()[0] and "7 runs" in done.stdout.splitlines()[0]
+    assert {"a cut-off last row": "cut off", "a repeated row": "repeat a run"}.get(how, "line 2") in warning
+    assert f": {8 if how == 'a repeated row' else 7} runs (" in done.stdout.splitlines()[0]  # of the 8 it held
 
 
-@pytest.mark.parametrize("how", HOW[:3] + ["a byte that is not UTF-8"])
+@pytest.mark.parametrize("how", HOW[:6] + ["a byte that is not UTF-8"])
 def test_run_refuses_a_damaged_table_with_one_line(finished, reference, how):
     grid, _ = reference
     if how == "a byte that is not UTF-8":
@@ -370,18 +428,30 @@ def test_inspect_plot_names_a_damaged_parameter_file(finished):
     assert ".npz is not a readable parameter file" in line
 
 
-@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", "foreign"])
-def test_a_damaged_cache_file_is_named_dropped_and_rebuilt(tmp_path, content):
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", "foreign", "labels of 200", "a folder"])
+def test_a_damaged_cache_file_is_named_dropped_and_rebuilt(tmp_path, monkeypatch, capsys, content):
+    from experiments.data import load_dataset
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     cache = tmp_path / "mlp-twins" / "sample-v1.npz"
     cache.parent.mkdir()
+    stale = cache.parent / ".sample-v1.999999999.tmp.npz"  # a writer killed mid-write (no such process)
+    stale.write_bytes(b"PK")
     if content == "foreign":
         np.savez(cache, other=np.zeros(3))
+    elif content == "labels of 200":  # the right arrays, the wrong contents
+        np.savez(cache, images=np.zeros((5, 784), np.uint8), labels=np.full(5, 200, np.int64))
+    elif content == "a folder":
+        cache.mkdir()
     else:
         cache.write_bytes(content)
-    done = subprocess.run([sys.executable, "-c", "from experiments.data import load_dataset; load_dataset('sample')"],
-                          capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stderr
-    assert f"the cache file {cache} is damaged" in done.stderr and "rebuilt" in done.stderr
+    data = load_dataset("sample")
+    assert len(data.train_labels) == 4000 and set(np.unique(data.train_labels)) == set(range(10))
+    warning = capsys.readouterr().err
+    assert len(warning.strip().splitlines()) == 1 and str(cache) in warning
+    if content == "a folder":
+        assert "is a folder where the cache file should be" in warning and cache.is_dir()
+        return
+    assert f"the cache file {cache} is damaged" in warning and "rebuilt" in warning
     with np.load(cache) as f:  # rebuilt: what the next command reads without a word
         assert set(f.files) == {"images", "labels"} and len(f["labels"]) == 5000
+    assert sorted(p.name for p in cache.parent.iterdir()) == ["sample-v1.npz"]  # no temporary file left

@@ -14,6 +14,10 @@ def compile_step(step):
     """torch.compile(step) as one graph. Each call compiles into a cache of its own
     (isolate_recompiles): steps of other networks neither evict it nor count towards its
     recompile limit, and other compiled functions of the process are left alone."""
+    import logging
+
     from torch._inductor import config as inductor
     inductor.compile_threads = 1  # no pool of compiling processes beside a one-thread run
+    # its "No CUDA runtime is found" says nothing about a step that compiles for the cpu
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     return torch.compile(step, fullgraph=True, isolate_recompiles=True)
