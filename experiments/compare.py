@@ -78,11 +78,12 @@ def compare(a: Path, b: Path) -> tuple[dict, pd.DataFrame, dict]:
     runs_a, epochs_a = load(a)
     runs_b, epochs_b = load(b)
     both = runs_a.merge(runs_b, on=MATCH, suffixes=("_a", "_b"))
-    rows = []
+    rows, one_sided = [], 0
     for _, run in both.iterrows():
         a_rows = epochs_a[(epochs_a.run_id == run.run_id_a) & (epochs_a.impl == run.impl)]
         b_rows = epochs_b[(epochs_b.run_id == run.run_id_b) & (epochs_b.impl == run.impl)]
         mine = a_rows.merge(b_rows, on="epoch", how="outer", suffixes=("_a", "_b"))
+        one_sided += a_rows.empty != b_rows.empty
         row = {"run_id": run.run_id_a, "impl": run.impl, **{q: run[q] for q in QUESTIONS}, "lr": run.lr,
                "seed": run.seed, "status": run.status_a if run.status_a == run.status_b
                else f"{run.status_a} | {run.status_b}"}
@@ -99,7 +100,7 @@ def compare(a: Path, b: Path) -> tuple[dict, pd.DataFrame, dict]:
     table = pd.DataFrame(rows)
     only_a = runs_a.merge(runs_b[MATCH], on=MATCH, how="left", indicator=True).query("_merge == 'left_only'")
     only_b = runs_b.merge(runs_a[MATCH], on=MATCH, how="left", indicator=True).query("_merge == 'left_only'")
-    summary = {"both": len(table), "only_a": only_a, "only_b": only_b}
+    summary = {"both": len(table), "only_a": only_a, "only_b": only_b, "one_sided": int(one_sided)}
     if len(table):
         table = table.sort_values("max_rel_diff", ascending=False, kind="stable").reset_index(drop=True)
         summary.update(agree_9=int((table.max_rel_diff <= 1e-9).sum()), agree_6=int((table.max_rel_diff <= 1e-6).sum()),
@@ -124,6 +125,9 @@ def against(a: str | Path, b: str | Path, fmt: str = "text") -> str:
                 f"per-epoch metric, {summary['agree_6']} to 1e-6; the worst, {w.activation}/{w.loss} lr {label(w.lr)} "
                 f"seed {w.seed} ({w.impl}, run {w.run_id}), differs by {w.max_rel_diff:.3g} relative "
                 f"(final test accuracy by {w.abs_diff_final_test_acc:.4g})."]
+        if summary["one_sided"]:
+            out.append(f"{summary['one_sided']} of them have epoch rows in only one folder's epochs.csv: their "
+                       "per-epoch metrics cannot be compared, and count as differing by inf.")
         if len(summary["status"]):
             listed = ", ".join(f"{r.run_id}-{r.impl} ({r.status})" for r in summary["status"].head(10).itertuples())
             out.append(f"{len(summary['status'])} run(s) ended otherwise in the two folders: {listed}")

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from experiments import plots
+from experiments.results import load_params
 from experiments.tables import (
     HYPER,
     QUESTIONS,
@@ -263,6 +264,10 @@ def network(runs: pd.DataFrame, folder: Path, data_root: str | None) -> Section 
                 "to draw)")
     section = Section("The network at work")
     image, digit = test.x[0], int(test.labels[0])
+    try:
+        load_params(params)  # a damaged file is left out of the page, saying why
+    except UsageError as e:
+        return f"The network at work ({e})"
     section.figure(plots.network_at_work(run, params, image, digit, folder / "plots" / "report_network.png"),
                    f"The first test image, a {digit}, through the best run")
     section.figure(plots.first_layer(run, params, folder / "plots" / "report_first_layer.png"),

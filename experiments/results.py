@@ -44,6 +44,21 @@ ACCURACY_COLUMNS = {"final_val_acc", "final_test_acc", "best_val_acc", "test_acc
 TEXT_VALUES = {"impl": ("scratch", "torch"), "status": ("ok", "diverged", "failed"), "dtype": ("float32", "float64")}
 
 
+def make_folder(path: Path) -> None:
+    """mkdir -p that, when it fails, removes the folders it made (a path the system refuses
+    leaves nothing behind)."""
+    made = []
+    try:
+        for folder in [*reversed(path.parents), path]:
+            if not folder.is_dir():
+                folder.mkdir()
+                made.append(folder)
+    except OSError:
+        for folder in reversed(made):
+            folder.rmdir()
+        raise
+
+
 def why(e: OSError) -> str:
     return e.strerror or type(e).__name__
 
@@ -91,7 +106,7 @@ def parse_table(path: Path, columns: list[str]) -> tuple[list[dict], list[str], 
             except ValueError:
                 bad = f"line {number} has {column} {value!r}, not a number"
                 break
-        if not bad and (problem := out_of_range(row)):
+        if not bad and (problem := out_of_range(row) or ("activation" in row and config_problem(row))):
             bad = f"line {number} {problem}"
         if not bad and row.get("status") == "ok":  # an ok run has every metric, and with validation its own
             empty = [c for c in columns if c not in TEXT_COLUMNS and math.isnan(row[c])
@@ -112,14 +127,34 @@ def out_of_range(row: dict) -> str | None:
         if column in TEXT_VALUES and value not in TEXT_VALUES[column]:
             return f"has {column} {value!r}, not one of {', '.join(TEXT_VALUES[column])}"
         if isinstance(value, float) and not math.isnan(value):
-            if column in INTEGER_COLUMNS and not (value >= 0 and value.is_integer() and value < 2 ** 53):
-                return f"has {column} {value!r}, not a whole number >= 0"
+            low = 1 if column in ("epoch", "best_epoch") else 0
+            if column in INTEGER_COLUMNS and not (value >= low and value.is_integer() and value < 2 ** 53):
+                return f"has {column} {value!r}, not a whole number >= {low}"
             if column in ACCURACY_COLUMNS and not 0 <= value <= 1:
                 return f"has {column} {value!r}, not an accuracy in [0, 1]"
             if column == "wall_s" and not 0 <= value < math.inf:
                 return f"has wall_s {value!r}, not a time >= 0"
         elif column in INTEGER_COLUMNS - VAL_COLUMNS and isinstance(value, float):
             return f"has {column} NaN, not a whole number >= 0"
+    return None
+
+
+def config_problem(row: dict) -> str | None:
+    """What is wrong with a runs.csv row's configuration, or None: a value no run can have, or
+    a run_id that is not the hash of the configuration beside it (a value changed by hand)."""
+    from experiments.config import RunConfig, parse_sizes
+    try:
+        sizes = parse_sizes(row["sizes"])
+    except ValueError:
+        return f"has sizes {row['sizes']!r}, not layer sizes like 784-16-16-10"
+    values = {k: row[k] for k in CONFIG_COLUMNS} | {"sizes": sizes}
+    values |= {k: int(values[k]) for k in ("batch_size", "epochs", "seed", "val_size")}
+    try:
+        run_id = RunConfig(**values).run_id
+    except UsageError as e:
+        return f"has a configuration no run can have ({e})"
+    if run_id != row["run_id"]:
+        return f"has run_id {row['run_id']!r}, not {run_id}, the hash of its configuration (a value was changed)"
     return None
 
 
@@ -177,7 +212,7 @@ class ResultsDir:
         """Create the folder and tables, refuse tables of another layout, take the lock (once)."""
         self.check()
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
+            make_folder(self.path)
             if lock and self._lock_file is None:
                 self._lock()
                 for tmp in [*self.path.glob(".*.tmp"), *self.path.glob("params/.*.tmp")]:
@@ -336,4 +371,7 @@ def load_params(path: str | Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
     if not chained or weights[0].shape[1] != 784 or weights[-1].shape[0] != 10:
         raise UsageError(f"{path} does not hold the weights and biases of a network from 784 pixels to 10 digits; "
                          "run that run again or move the file away")
+    if not all(np.isfinite(t).all() for t in weights + biases):
+        raise UsageError(f"{path} holds weights that are not finite numbers (its run diverged, or the file was "
+                         "changed); run that run again or move the file away")
     return weights, biases

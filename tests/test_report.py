@@ -228,3 +228,33 @@ def test_figures_of_the_best_run_need_the_data_it_was_made_with(reference, tmp_p
     text = (folder / "report.md").read_text()
     assert "The network at work (the sample data is not available here: the sample data found now differs" in text
     assert "## The network at work" not in text
+
+
+def test_weights_that_are_not_numbers_are_not_drawn(reference, tmp_path):
+    """An ok run's parameter file changed to hold NaN: --plot refuses with one line naming it,
+    and the report leaves the network out, saying why."""
+    _, ref = reference
+    folder = tmp_path / "out"
+    shutil.copytree(ref, folder)
+    for path in (folder / "params").iterdir():
+        with np.load(path) as f:
+            arrays = {k: f[k] for k in f.files}
+        arrays["W1"][0, 0] = np.nan
+        np.savez(path, **arrays)
+    done = cli("inspect", folder, "--plot")
+    assert done.returncode == 2 and "holds weights that are not finite numbers" in done.stderr
+    assert cli("inspect", folder, "--report").returncode == 0
+    text = (folder / "report.md").read_text()
+    assert "holds weights that are not finite numbers" in text and "## The network at work" not in text
+
+
+def test_against_says_when_one_folder_lacks_epoch_rows(reference, tmp_path):
+    _, ref = reference
+    folder = tmp_path / "out"
+    shutil.copytree(ref, folder)
+    epochs = pd.read_csv(folder / "epochs.csv")
+    epochs[epochs.impl == "scratch"].to_csv(folder / "epochs.csv", index=False)
+    done = cli("inspect", ref, "--against", folder)
+    assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr
+    assert "4 of them have epoch rows in only one folder's epochs.csv" in done.stdout
+    assert "8 runs in both: 4 agree to 1e-9" in done.stdout
