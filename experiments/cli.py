@@ -64,6 +64,8 @@ def int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers like 10,100") from None
     if min(values) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} has a value below 1; every value must be an integer >= 1")
+    if len(set(values)) < len(values):
+        raise argparse.ArgumentTypeError(f"{text!r} lists a value more than once; remove the duplicate")
     return values
 
 
@@ -196,8 +198,10 @@ def require_compiler(what: str, instead: str) -> None:
 def writable(folder: Path) -> None:
     """Fail with one line unless files can be created in `folder` (made if missing)."""
     import tempfile
+
+    from experiments.results import make_folder
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as e:
@@ -232,6 +236,9 @@ def cmd_bench(args) -> int:
     if unknown or not cases:
         named = unknown[0] if unknown else args.cases
         raise UsageError(f"unknown case {named!r}; choose from {', '.join(BENCH_CASES)}")
+    if len(set(cases)) < len(cases):
+        raise UsageError(f"--cases lists {next(c for c in cases if cases.count(c) > 1)!r} more than once; remove the "
+                         "duplicate")
     if chosen and any(c in COMPILED_CASES for c in cases):
         require_compiler(f"the cases {', '.join(COMPILED_CASES)}", "leave them out of --cases")
     elif not compiler_found():
@@ -241,8 +248,18 @@ def cmd_bench(args) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("device 'cuda' asked for but CUDA is not available here; use --device cpu or auto")
     devices = {"cpu": ["cpu"], "cuda": ["cuda"], "auto": ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])}
-    # a missing data set, or batches larger than it, fail here, before any case
+    # a missing data set, batches larger than it, or stacks that would not fit in memory fail here, before any case
     load_dataset(args.dataset, args.data_root).check_fits(0, max(args.batch_sizes))
+    if any(c.startswith("batched") for c in cases):
+        from dataclasses import replace
+
+        from experiments.bench import grid_stack
+        from experiments.grid import MAX_RUNS
+        from experiments.limits import check_memory
+        if args.configs > MAX_RUNS:
+            raise UsageError(f"--configs {args.configs:,} is more than a stack may hold; choose at most {MAX_RUNS:,}")
+        widest = replace(grid_stack(1)[0], batch_size=max(args.batch_sizes), dtype=args.dtype)
+        check_memory([[widest] * args.configs], 1, "choose fewer --configs or smaller --batch-sizes")
     out = Path(args.out)
     writable(out)  # and an --out that cannot be written too, before anything is measured
 
@@ -411,11 +428,16 @@ def cmd_gradcheck(args) -> int:
               f"{table[table.reference == 'torch'].tolerance.iloc[0]:g}, finite_difference "
               f"{TOLERANCES[args.dtype]['finite_difference']:g} plus the difference quotient's rounding error)\n")
         print(worst.to_string())
+    for _, r in table[table.entries == 0].iterrows():
+        print(f"note: {r.activation}/{r.loss} l2={r.l2:g} {r.param}: no entry could be compared by finite "
+              "differences (each step crossed a ReLU kink); it is checked against torch only")
     failed = table[~table.passed]
     for _, r in failed.iterrows():
         print(f"FAILED {r.activation}/{r.loss} l2={r.l2:g} {r.param} against {r.reference}: "
               f"rel_err {r.rel_err:.2e} > {r.tolerance:g}")
-    print(f"\n{len(table) - len(failed)} / {len(table)} checks within tolerance; wrote {out / 'gradcheck.csv'}")
+    empty = int((table.entries == 0).sum())
+    print(f"\n{len(table) - len(failed)} / {len(table)} checks within tolerance"
+          + (f" ({empty} of them with no entry to compare)" if empty else "") + f"; wrote {out / 'gradcheck.csv'}")
     return 1 if len(failed) else 0
 
 
@@ -458,20 +480,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG} {args.command}: error: {e.filename}: {e.strerror or type(e).__name__}; choose another path",
               file=sys.stderr)
         return 2
-
-
-def console() -> None:
-    """The console script and python -m experiments: main's status as the process's. An
-    interrupted command leaves at once: what it finished is on disk, and a worker killed while
-    it sent a result can leave the pool's pipe half-written, which the interpreter's exit would
-    wait on forever (a second Ctrl-C meanwhile would only print noise)."""
-    import os
-    code = main()
-    if code == 130:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
 
 
 def threading_main() -> bool:

@@ -38,6 +38,7 @@ class Check:
     max_abs_err: float
     rel_err: float
     tolerance: float
+    entries: int  # entries compared (all of them against torch; none where every step crossed a ReLU kink)
 
     @property
     def passed(self) -> bool:
@@ -102,7 +103,7 @@ def check(activation: str, loss: str, dtype: str = "float64", sizes=(784, 16, 16
     cost = total_loss(net, x, y, l2)
     results = []
     for name, tensor, g, tg in zip(param_names(net), tensors(net), grads, torch_gradients(net, x, y, l2), strict=True):
-        results.append(Check(activation, loss, l2, dtype, name, "torch", *errors(g, tg), tol["torch"]))
+        results.append(Check(activation, loss, l2, dtype, name, "torch", *errors(g, tg), tol["torch"], g.size))
         ours, fds = [], []
         for flat in rng.permutation(tensor.size)[: 4 * entries]:
             index = np.unravel_index(flat, tensor.shape)
@@ -115,8 +116,8 @@ def check(activation: str, loss: str, dtype: str = "float64", sizes=(784, 16, 16
         noise = NOISE * np.finfo(dtype).eps * max(abs(cost), 1.0) / STEP[dtype] * np.sqrt(len(fds))
         scale = np.linalg.norm(fds)
         results.append(Check(activation, loss, l2, dtype, name, "finite_difference",
-                             *errors(np.array(ours), np.array(fds)),
-                             tol["finite_difference"] + (noise / scale if scale > 0 else noise)))
+                             *(errors(np.array(ours), np.array(fds)) if fds else (0.0, 0.0)),
+                             tol["finite_difference"] + (noise / scale if scale > 0 else noise), len(fds)))
     return results
 
 

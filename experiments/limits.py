@@ -46,8 +46,9 @@ def unit_bytes(unit: list[RunConfig]) -> int:
     return len(unit) * per_network
 
 
-def check_memory(units: list[list[RunConfig]], workers: int) -> None:
-    """Refuse, with one line, units that would not fit in the memory left (`workers` at once)."""
+def check_memory(units: list[list[RunConfig]], workers: int, hint: str | None = None) -> None:
+    """Refuse, with one line, units that would not fit in the memory left (`workers` at once);
+    `hint`: what to do about a stack too large, when it is not run's --engine or --workers."""
     if not units:
         return
     largest = max(units, key=unit_bytes)
@@ -56,8 +57,10 @@ def check_memory(units: list[list[RunConfig]], workers: int) -> None:
         c = largest[0]
         what = f"{len(largest)} network(s) of sizes {format_sizes(c.sizes)} ({params(c.sizes):,} parameters each, " \
                f"{c.dtype})" + (f" in each of {workers} workers" if workers > 1 else "")
-        hint = "choose smaller layers" if unit_bytes(largest[:1]) > 0.8 * free else \
-            "use --engine single or fewer --workers"
+        if unit_bytes(largest[:1]) > 0.8 * free:
+            hint = "choose smaller layers"
+        elif hint is None:
+            hint = "use --engine single" + (" or fewer --workers" if min(workers, len(units)) > 1 else "")
         raise UsageError(f"{what} need about {need / 1e9:.1f} GB, more than the {free / 1e9:.1f} GB this machine "
                          f"has available; {hint}")
 

@@ -2,6 +2,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from tests.helpers import cli
 
@@ -46,3 +47,16 @@ def test_a_stack_of_more_configurations_than_a_seed_keeps_each_loss_together():
     assert len(losses) == 40 and len({loss for loss in losses}) == 3
     changes = sum(a != b for a, b in zip(losses[:-1], losses[1:], strict=True))
     assert changes == 2  # three runs of one loss each: a stack applies each loss once per step
+
+
+@pytest.mark.parametrize("argv,named", [(["--cases", "scratch,scratch"], "--cases lists 'scratch' more than once"),
+                                        (["--batch-sizes", "10,10"], "lists a value more than once"),
+                                        (["--configs", "1000", "--cases", "batched_scratch"],
+                                         "choose fewer --configs or smaller --batch-sizes"),
+                                        (["--configs", "100001", "--cases", "batched_scratch"], "at most")])
+def test_bench_refuses_repeats_and_stacks_too_large_before_measuring(tmp_path, monkeypatch, argv, named):
+    from experiments import limits
+    monkeypatch.setattr(limits, "available_memory", lambda: 10 ** 9)  # 1,000 networks need about 1.6 GB
+    done = cli("bench", "--dataset", "sample", *argv, "--out", tmp_path)
+    assert done.returncode == 2 and named in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "round" not in done.stdout and not (tmp_path / "bench.csv").exists()

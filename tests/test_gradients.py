@@ -76,3 +76,16 @@ def test_finite_differences_allow_for_their_own_rounding_in_a_deep_network():
     assert max(c.rel_err for c in fd) > TOLERANCES["float64"]["finite_difference"]  # beyond the plain tolerance
     assert max(c.rel_err for c in checks if c.reference == "torch") < 1e-10
     assert max(c.tolerance for c in fd if c.param == "W7") < 1e-4  # where the gradient is large, still tight
+
+
+def test_an_entry_at_a_relu_kink_is_not_differenced_and_says_so(capsys, tmp_path):
+    """With one ReLU per layer, dead neurons sit at z = 0 exactly, where every step of b2
+    crosses the kink: those checks compare nothing by finite differences, and gradcheck says so
+    rather than failing or pretending."""
+    assert main(["gradcheck", "--sizes", "784-1-1-10", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "gradcheck.csv")
+    empty = table[table.entries == 0]
+    assert len(empty) > 0 and set(empty.reference) == {"finite_difference"} and set(empty.activation) == {"relu"}
+    assert f"({len(empty)} of them with no entry to compare)" in out and "checked against torch only" in out
+    assert (table[table.reference == "torch"].entries > 0).all()
