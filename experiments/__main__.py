@@ -1,3 +1,3 @@
-from experiments.cli import console
+from experiments.console import main
 
-console()
+main()

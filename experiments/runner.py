@@ -11,6 +11,7 @@ unit uses one compute thread, so its numbers do not depend on how it was schedul
 Ctrl-C or SIGTERM stops the grid at once, workers included: the runs finished before are in
 the tables, and the same command resumes.
 """
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -80,6 +81,22 @@ def run_unit(unit: list[RunConfig], data: Dataset, on_epoch=None, engine: str = 
 
 
 _epochs_out = None  # in a worker of a local pool: the queue that carries epoch rows to the client's progress
+
+
+@contextlib.contextmanager
+def born_deaf_to_ctrl_c(spawning: bool):
+    """While the pool spawns its workers (at its first submit), SIGINT is ignored, and so is it in
+    the workers from their first instruction (an ignored signal stays ignored across exec): a
+    Ctrl-C to the terminal's process group while they import numpy prints no traceback of theirs.
+    (A Ctrl-C within those milliseconds is lost; SIGTERM meanwhile still stops the client.)"""
+    if not spawning or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def start_worker(epochs, client: int) -> None:
@@ -222,9 +239,10 @@ def run_pool(work, out, data_root, checksums, workers, executor, progress, count
         futures = {}
         lost = ""
         try:
-            for unit in pending:
-                attempts[id(unit)] += 1
-                futures[pool.submit(run_task, unit, data_root, checksums[unit[0].dataset], engine)] = unit
+            with born_deaf_to_ctrl_c(own):
+                for unit in pending:
+                    attempts[id(unit)] += 1
+                    futures[pool.submit(run_task, unit, data_root, checksums[unit[0].dataset], engine)] = unit
             pending = []
             for future in finished(futures, epochs_in, progress):
                 unit = futures.pop(future)
@@ -242,10 +260,11 @@ def run_pool(work, out, data_root, checksums, workers, executor, progress, count
                 for run_row, epoch_rows, params in future.result():  # finished just before the signal
                     record(out, run_row, epoch_rows, params)
                     counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
-            for future in futures:
-                future.cancel()  # a cluster's queued units (running ones end with the client)
             if own:
                 stop(pool)
+            else:
+                for future in futures:
+                    future.cancel()  # a cluster's queued units (running ones end with the client)
             raise
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -275,7 +294,8 @@ def stop(pool: ProcessPoolExecutor) -> None:
         process.kill()
     for process in processes:
         process.join(1)  # reaped: SIGKILL takes effect at once
-    pool.shutdown(wait=False, cancel_futures=True)
+    # the pool's thread fails the units left (a cancelled future would make it raise)
+    pool.shutdown(wait=False, cancel_futures=False)
 
 
 def finished(futures, epochs_in, progress: Progress):

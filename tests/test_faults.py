@@ -152,8 +152,10 @@ def test_a_signal_stops_the_whole_grid_at_once_and_keeps_what_finished(long_grid
     gone, alive = psutil.wait_procs(workers, timeout=2)
     assert not alive, "a worker went on after the signal"
     assert code == 130 and took < 5, (code, took)  # it was 11-30 s when the client waited for its workers
-    said = [line for line in proc.stderr.read().splitlines() if line.startswith("mlp-twins run:")]
+    err = proc.stderr.read()
+    said = [line for line in err.splitlines() if line.startswith("mlp-twins run:")]
     assert len(said) == 1 and "interrupted" in said[0] and "run the same command again to resume" in said[0]
+    assert "Traceback" not in err and "Warning" not in err, err  # no worker's, no resource tracker's
     runs = pd.read_csv(out / "runs.csv")
     assert 6 <= len(runs) < 24 and (runs.status == "ok").all()
     for run in runs.itertuples():  # every run in the table is whole: its epochs and parameters are there
@@ -328,6 +330,20 @@ def test_a_failing_write_is_a_clear_error_and_keeps_the_rows(tmp_path, monkeypat
     assert (tmp_path / "epochs.csv").read_bytes() == before  # the part that was written is taken back
 
 
+@pytest.mark.parametrize("where", ["a file", "a name too long"])
+def test_a_cache_folder_that_cannot_be_used_costs_a_parse_and_a_warning(tmp_path, monkeypatch, capsys, where):
+    from experiments.data import load_dataset
+    home = tmp_path / "file"
+    if where == "a file":
+        home.write_text("x")
+    else:
+        home = tmp_path / ("c" * 300)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    assert len(load_dataset("sample").train_labels) == 4000
+    warning = capsys.readouterr().err.strip()
+    assert len(warning.splitlines()) == 1 and "the cache folder" in warning and "XDG_CACHE_HOME" in warning
+
+
 def test_a_path_the_system_refuses_is_one_line(tmp_path):
     """A name longer than the file system allows (255 bytes), as --out, as a results folder to
     inspect, and as a grid file."""
@@ -386,6 +402,13 @@ def damage(path, how: str) -> None:
     elif how == "a status no run writes":
         fields[RUNS_COLUMNS.index("status")] = "okay"
         first = ",".join(fields) + "\n"
+    elif how == "an activation changed by hand":  # a valid value, but not the one its run_id was made of
+        column = RUNS_COLUMNS.index("activation")
+        fields[column] = "relu" if fields[column] == "sigmoid" else "sigmoid"
+        first = ",".join(fields) + "\n"
+    elif how == "a learning rate no run can have":
+        fields[RUNS_COLUMNS.index("lr")] = "-1"
+        first = ",".join(fields) + "\n"
     elif how == "a repeated row":
         rest.append(first)
     elif how == "a cut-off last row":
@@ -394,7 +417,8 @@ def damage(path, how: str) -> None:
 
 
 HOW = ["a field too many", "a metric that is not a number", "a NaN metric in an ok run", "an accuracy above 1",
-       "a seed that is not a whole number", "a status no run writes", "a repeated row", "a cut-off last row"]
+       "a seed that is not a whole number", "a status no run writes", "an activation changed by hand",
+       "a learning rate no run can have", "a repeated row", "a cut-off last row"]
 
 
 @pytest.mark.parametrize("how", HOW)
@@ -408,7 +432,7 @@ def test_inspect_names_damaged_rows_and_leaves_them_out(finished, how):
     assert f": {8 if how == 'a repeated row' else 7} runs (" in done.stdout.splitlines()[0]  # of the 8 it held
 
 
-@pytest.mark.parametrize("how", HOW[:6] + ["a byte that is not UTF-8"])
+@pytest.mark.parametrize("how", HOW[:8] + ["a byte that is not UTF-8"])
 def test_run_refuses_a_damaged_table_with_one_line(finished, reference, how):
     grid, _ = reference
     if how == "a byte that is not UTF-8":
@@ -428,21 +452,31 @@ def test_inspect_plot_names_a_damaged_parameter_file(finished):
     assert ".npz is not a readable parameter file" in line
 
 
-@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", "foreign", "labels of 200", "a folder"])
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", "foreign", "labels of 200", "a hundred images",
+                                     "other bytes", "a folder"])
 def test_a_damaged_cache_file_is_named_dropped_and_rebuilt(tmp_path, monkeypatch, capsys, content):
     from experiments.data import load_dataset
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    cache = tmp_path / "mlp-twins" / "sample-v1.npz"
+    cache = tmp_path / "mlp-twins" / "sample-v2.npz"
     cache.parent.mkdir()
-    stale = cache.parent / ".sample-v1.999999999.tmp.npz"  # a writer killed mid-write (no such process)
+    stale = cache.parent / ".sample-v2.999999999.tmp.npz"  # a writer killed mid-write (no such process)
     stale.write_bytes(b"PK")
     if content == "foreign":
         np.savez(cache, other=np.zeros(3))
     elif content == "labels of 200":  # the right arrays, the wrong contents
         np.savez(cache, images=np.zeros((5, 784), np.uint8), labels=np.full(5, 200, np.int64))
+    elif content == "a hundred images":  # images and digits, but not what a parse wrote
+        np.savez(cache, images=np.zeros((100, 784), np.uint8), labels=np.zeros(100, np.int64))
     elif content == "a folder":
         cache.mkdir()
-    else:
+    if content == "other bytes":  # a cache file as written, then changed on disk
+        load_dataset("sample")
+        with np.load(cache) as f:
+            arrays = {k: f[k] for k in f.files}
+        arrays["images"][0, 0] ^= 1
+        np.savez(cache, **arrays)
+        capsys.readouterr()
+    elif isinstance(content, bytes):
         cache.write_bytes(content)
     data = load_dataset("sample")
     assert len(data.train_labels) == 4000 and set(np.unique(data.train_labels)) == set(range(10))
@@ -453,5 +487,5 @@ def test_a_damaged_cache_file_is_named_dropped_and_rebuilt(tmp_path, monkeypatch
         return
     assert f"the cache file {cache} is damaged" in warning and "rebuilt" in warning
     with np.load(cache) as f:  # rebuilt: what the next command reads without a word
-        assert set(f.files) == {"images", "labels"} and len(f["labels"]) == 5000
-    assert sorted(p.name for p in cache.parent.iterdir()) == ["sample-v1.npz"]  # no temporary file left
+        assert set(f.files) == {"images", "labels", "sha256"} and len(f["labels"]) == 5000
+    assert sorted(p.name for p in cache.parent.iterdir()) == ["sample-v2.npz"]  # no temporary file left

@@ -1,0 +1,41 @@
+"""The console script (mlp-twins) and python -m experiments: experiments.cli.main, with an exit
+that an interruption cannot hang or clutter.
+
+An interrupted command leaves at once, without the interpreter's exit handlers: what it
+finished is on disk, and a worker killed while it sent a result can leave the pool's pipe
+half-written, which the handler that joins the pool's thread would wait on forever. Before it
+leaves, the semaphores of its queues are unlinked, and multiprocessing's resource tracker is
+stopped before it can warn about them.
+"""
+import os
+import sys
+
+
+def leave_quietly() -> None:
+    """Unlink the semaphores of the process's queues (their finalizers, priority >= 0), then stop
+    the resource tracker, which would otherwise warn about semaphores whose unlinking it had not
+    yet been told of."""
+    import signal
+    from multiprocessing import resource_tracker, util
+    try:
+        util._run_finalizers(0)
+        pid = getattr(resource_tracker._resource_tracker, "_pid", None)
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+    except Exception:  # leaving is what matters now
+        pass
+
+
+def main() -> None:
+    try:
+        from experiments.cli import main as command  # numpy, pandas, ...: a second or so to import
+    except KeyboardInterrupt:
+        print("mlp-twins: interrupted before it started; nothing was written", file=sys.stderr)
+        sys.exit(130)
+    code = command()
+    if code == 130:
+        leave_quietly()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
