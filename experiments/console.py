@@ -1,11 +1,11 @@
 """The console script (mlp-twins) and python -m experiments: experiments.cli.main, with an exit
 that an interruption cannot hang or clutter.
 
-An interrupted command leaves at once, without the interpreter's exit handlers: what it
-finished is on disk, and a worker killed while it sent a result can leave the pool's pipe
-half-written, which the handler that joins the pool's thread would wait on forever. Before it
-leaves, the semaphores of its queues are unlinked, and multiprocessing's resource tracker is
-stopped before it can warn about them.
+An interrupted command, or one stopped by an error, leaves at once, without the interpreter's
+exit handlers: what it finished is on disk, and a worker killed while it sent a result can
+leave the pool's pipe half-written, which the handler that joins the pool's thread would wait
+on forever. Before it leaves, the semaphores of its queues are unlinked, and multiprocessing's
+resource tracker is stopped before it can warn about them.
 """
 import os
 import sys
@@ -33,7 +33,7 @@ def main() -> None:
         print("mlp-twins: interrupted before it started; nothing was written", file=sys.stderr)
         sys.exit(130)
     code = command()
-    if code == 130:
+    if code in (2, 130):  # interrupted, or stopped by an error, perhaps with a pool's workers killed
         leave_quietly()
         sys.stdout.flush()
         sys.stderr.flush()

@@ -266,6 +266,13 @@ def run_pool(work, out, data_root, checksums, workers, executor, progress, count
                 for future in futures:
                     future.cancel()  # a cluster's queued units (running ones end with the client)
             raise
+        except BaseException:  # a row that cannot be written, a worker's UsageError: the rest would be lost
+            if own:
+                stop(pool)
+            else:
+                for future in futures:
+                    future.cancel()
+            raise
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
         if pending:

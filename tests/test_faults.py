@@ -31,7 +31,7 @@ def wait_or_show(proc: subprocess.Popen, timeout: float) -> int:
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGABRT)
         proc.wait()
-        raise AssertionError(f"still running {timeout} s after the signal:\n{proc.stderr.read()[-6000:]}") from None
+        raise AssertionError(f"still running after {timeout} s:\n{proc.stderr.read()[-6000:]}") from None
 
 
 def lines(path) -> int:
@@ -237,6 +237,24 @@ def test_a_full_disk_is_one_line_and_leaves_whole_files_only(tmp_path, size, whe
         assert not list((disk / "out").glob("**/.*.tmp"))
         for name in ("runs.csv", "epochs.csv"):
             pd.read_csv(disk / "out" / name)  # whole rows
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_stops_a_pool_at_once(tmp_path):
+    """With --workers 2, the first row that cannot be written ends the command: its workers are
+    killed rather than left to train the rest of the grid (over 20 s here) for nothing."""
+    disk = tmp_path / "disk"
+    mount_tmpfs(disk, "64k")
+    try:
+        grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], lr=[0.5], epochs=[60], seed=list(range(12)))
+        proc = start_run(grid, disk / "out", "--workers", "2", "--engine", "single")
+        code = wait_or_show(proc, timeout=15)
+        err = proc.stderr.read()
+        errors = [line for line in err.splitlines() if line.startswith("mlp-twins run: error")]
+        assert code == 2 and len(errors) == 1 and "No space left on device" in errors[0], err
+        assert "Traceback" not in err
+        assert not [p for p in psutil.process_iter(["cmdline"]) if str(disk) in " ".join(p.info["cmdline"] or [])]
     finally:
         subprocess.run(["umount", str(disk)], check=True)
 
