@@ -17,6 +17,7 @@ import hashlib
 import os
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,6 +31,7 @@ DATASETS = ("sample", "mnist", "fashion-mnist")
 DATA_ROOT_ENV = "MLP_TWINS_DATA_ROOT"
 SAMPLE_TEST_PER_CLASS = 100  # 10 x 100 = 1,000 test digits, 4,000 left for training
 DEFAULT_VAL_SIZE = {"sample": 500, "mnist": 10_000, "fashion-mnist": 10_000}
+STALE_S = 600  # a temporary cache file this old, of a writer not alive here, was left by a killed one
 TRAIN_SIZES = {"sample": 4000, "mnist": 60_000, "fashion-mnist": 60_000}  # before the validation split
 
 
@@ -181,7 +183,9 @@ def digest(arrays: dict[str, np.ndarray]) -> str:
 def read_cache(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:
     """The arrays of a cache file, or None (named in a warning) when it is damaged: unreadable,
     lacking a key, not images and digits, or not what was written (its sha256 differs)."""
+    seen = None
     try:
+        seen = path.stat()
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in keys}
             written = str(f["sha256"]) if "sha256" in f.files else None
@@ -195,7 +199,9 @@ def read_cache(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray] | Non
             return arrays
     warn(f"the cache file {path} is damaged ({wrong}); dropped and rebuilt")
     try:
-        path.unlink()
+        now = path.stat()
+        if seen is not None and (now.st_ino, now.st_mtime_ns) == (seen.st_ino, seen.st_mtime_ns):
+            path.unlink()  # the file read, not one another process has just put in its place
     except OSError:
         pass
     return None
@@ -228,7 +234,8 @@ def cached(name: str, parse, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
     try:
         for stale in path.parent.glob(f".{path.stem}.*.tmp.npz"):  # left by a writer that was killed
             pid = stale.name[len(path.stem) + 2:-len(".tmp.npz")]
-            if pid.isdigit() and not pid_alive(int(pid)):
+            # a writer takes a second or so; one of another host (a shared home) is not seen by pid_alive
+            if pid.isdigit() and not pid_alive(int(pid)) and time.time() - stale.stat().st_mtime > STALE_S:
                 stale.unlink(missing_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(tmp, **arrays, sha256=np.array(digest(arrays)))

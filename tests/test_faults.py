@@ -479,6 +479,7 @@ def test_a_damaged_cache_file_is_named_dropped_and_rebuilt(tmp_path, monkeypatch
     cache.parent.mkdir()
     stale = cache.parent / ".sample-v2.999999999.tmp.npz"  # a writer killed mid-write (no such process)
     stale.write_bytes(b"PK")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))  # an hour ago
     if content == "foreign":
         np.savez(cache, other=np.zeros(3))
     elif content == "labels of 200":  # the right arrays, the wrong contents
