@@ -460,6 +460,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UsageError as e:
+        try:
+            sys.stdout.flush()  # what the command printed comes before its error, in a file of both
+        except BrokenPipeError:
+            pass
         print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
         return 2
     except Interrupted as e:

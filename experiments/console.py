@@ -26,16 +26,30 @@ def leave_quietly() -> None:
         pass
 
 
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def flush() -> None:
+    """Flush stdout and stderr; a reader that has left (`| head`) gets nothing more, quietly."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+
 def main() -> None:
+    import signal
+    signal.signal(signal.SIGTERM, interrupt)  # SIGTERM stops a command as Ctrl-C does, from the start
     try:
         from experiments.cli import main as command  # numpy, pandas, ...: a second or so to import
-    except KeyboardInterrupt:
+        code = command()
+    except KeyboardInterrupt:  # the command catches its own: this one came while it was starting
         print("mlp-twins: interrupted before it started; nothing was written", file=sys.stderr)
-        sys.exit(130)
-    code = command()
+        code = 130
+    flush()
     if code in (2, 130):  # interrupted, or stopped by an error, perhaps with a pool's workers killed
         leave_quietly()
-        sys.stdout.flush()
-        sys.stderr.flush()
         os._exit(code)
     sys.exit(code)

@@ -190,7 +190,7 @@ def read_cache(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray] | Non
             arrays = {k: f[k] for k in keys}
             written = str(f["sha256"]) if "sha256" in f.files else None
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
-        wrong = f"{type(e).__name__}: {str(e)[:80]}"
+        wrong = f"{type(e).__name__}: {str(e).split('. ')[0][:100]}"
     else:
         wrong = images_and_labels(arrays) or (
             "no checksum: written by an older version" if written is None else

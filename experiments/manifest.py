@@ -129,15 +129,28 @@ def layout_problem(manifest: dict) -> str | None:
     return None
 
 
-def difference(old: dict, new: dict) -> str:
-    """The axes on which two grid entries differ, in words."""
-    if old["axes"] != new["axes"]:
-        keys = sorted(set(old["axes"]) | set(new["axes"]))
-        pairs = [(k, old["axes"].get(k, "(default)"), new["axes"].get(k, "(default)")) for k in keys]
-        return "; ".join(f"{k} is {a} there and {b} here" for k, a, b in pairs if a != b)
-    if old["overrides"] != new["overrides"]:
-        return f"--set {' '.join(old['overrides']) or '(none)'} there and {' '.join(new['overrides']) or '(none)'} here"
-    return f"its {old['runs']} runs differ from these {new['runs']}"
+def effective(entry: dict) -> dict:
+    """A grid entry's axes with its --set overrides applied, as the manifest writes them."""
+    from experiments.grid import describe, parse_override
+    axes = dict(entry["axes"])
+    for text in entry["overrides"]:
+        try:
+            key, values = parse_override(text)
+        except UsageError:
+            continue
+        axes[key] = describe({key: values})[key]
+    return axes
+
+
+def difference(old: dict, new: dict, shown: int = 3) -> str:
+    """The axes on which two grid entries differ (after their --set), in words: the first few."""
+    a, b = effective(old), effective(new)
+    keys = sorted(set(a) | set(b))
+    pairs = [(k, a.get(k, "(default)"), b.get(k, "(default)")) for k in keys if a.get(k) != b.get(k)]
+    if not pairs:
+        return f"its {old['runs']} runs differ from these {new['runs']}"
+    words = [f"{k} is {x} there and {y} here" for k, x, y in pairs[:shown]]
+    return "; ".join(words) + (f"; and {len(pairs) - shown} more axes" if len(pairs) > shown else "")
 
 
 def check_and_update(path: Path, grid: dict, data: dict[str, dict], new_session: dict, extend: bool,
@@ -161,7 +174,10 @@ def check_and_update(path: Path, grid: dict, data: dict[str, dict], new_session:
     same = [g for g in manifest["grids"] if g["run_ids"] == grid["run_ids"]]
     if not same and manifest["grids"] and not extend:
         last = manifest["grids"][-1]
-        if grid["name"] != "train" and all(g["name"] == "train" for g in manifest["grids"]):
+        if grid["name"] == "train":
+            raise UsageError(f"{folder} was made by grid {last['name']!r}; add --extend to add this training run to "
+                             "it, or choose another --out")
+        if all(g["name"] == "train" for g in manifest["grids"]):
             raise UsageError(f"{folder} was made by `train` ({len(manifest['grids'])} run(s)), not by this grid; "
                              "add --extend to add the grid's runs to the folder, or choose another --out")
         raise UsageError(f"{folder} was made by grid {last['name']!r} and this grid differs "

@@ -308,6 +308,9 @@ def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str,
         intro += (f"Every choice below is made on the validation set ("
                   f"{', '.join(f'{int(v):,}' for v in sorted(runs.val_size.unique()) if v)} images held out of "
                   "training); the test set is only reported.")
+        if (ok.val_size == 0).any():
+            intro += (f" The {int((ok.val_size == 0).sum())} runs without a validation split (val_size 0) choose "
+                      "nothing and are left out of the answers.")
     else:
         intro += ("These runs have no validation set (val_size 0), so nothing below is chosen: choosing on the "
                   "test set would flatter the result.")
@@ -320,18 +323,21 @@ def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str,
     for axis, title in questions:
         if ok[axis].nunique() > 1 and has_val:
             answers = [question(part, axis, title + where, folder, tag) for where, tag, part in apart(ok)
-                       if part[axis].nunique() > 1]
+                       if part[axis].nunique() > 1 and part.best_val_acc.notna().any()]
             sections += answers
             if not answers:
-                missing.append(f"{title} (each setting of these runs uses one {axis} only)")
+                missing.append(f"{title} (each setting of these runs with a validation split uses one {axis} "
+                               "only)")
         else:
             missing.append(f"{title} (these runs use {axis} {', '.join(map(label, sorted(ok[axis].unique())))} only)"
                            if has_val else f"{title} (no validation split to choose on)")
     if ok.lr.nunique() > 1 and has_val:
-        answers = [learning_rates(part, folder, where, tag) for where, tag, part in apart(ok) if part.lr.nunique() > 1]
+        answers = [learning_rates(part, folder, where, tag) for where, tag, part in apart(ok)
+                   if part.lr.nunique() > 1 and part.best_val_acc.notna().any()]
         sections += answers
         if not answers:
-            missing.append("Which learning rate? (each setting of these runs uses one lr only)")
+            missing.append("Which learning rate? (each setting of these runs with a validation split uses one lr "
+                           "only)")
     else:
         missing.append(f"Which learning rate? (these runs use lr {', '.join(map(label, sorted(ok.lr.unique())))} only)"
                        if has_val else "Which learning rate? (no validation split to choose on)")

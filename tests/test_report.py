@@ -258,3 +258,17 @@ def test_against_says_when_one_folder_lacks_epoch_rows(reference, tmp_path):
     assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr
     assert "4 of them have epoch rows in only one folder's epochs.csv" in done.stdout
     assert "8 runs in both: 4 agree to 1e-9" in done.stdout
+
+
+def test_runs_without_a_validation_split_beside_others_choose_nothing(tmp_path):
+    """val_size 0 and 100 in one folder: the runs without a split are named and left out of the
+    answers, which come from the others."""
+    done = cli("run", "--set", "activation=relu", "--set", "loss=ce", "--set", "lr=0.1", "--set", "seed=0",
+               "--set", "epochs=1", "--set", "val_size=0,100", "--set", "impl=scratch", "--set", "l2=0,0.1",
+               "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    done = cli("inspect", tmp_path / "out", "--report")
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "The 2 runs without a validation split (val_size 0) choose nothing" in text
+    assert "## Which L2 strength? (val_size 100)" in text and "(val_size 0)" not in text.split("## The best")[1]
