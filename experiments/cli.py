@@ -197,13 +197,9 @@ def require_compiler(what: str, instead: str) -> None:
 
 def writable(folder: Path) -> None:
     """Fail with one line unless files can be created in `folder` (made if missing)."""
-    import tempfile
-
-    from experiments.results import make_folder
+    from experiments.results import check_writable
     try:
-        make_folder(folder)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        check_writable(folder)
     except OSError as e:
         raise UsageError(f"cannot write to {folder} ({e.strerror or type(e).__name__}); choose another --out") from None
 
@@ -444,26 +440,17 @@ def cmd_gradcheck(args) -> int:
 COMMANDS = {"train": cmd_train, "gradcheck": cmd_gradcheck, "run": cmd_run, "inspect": cmd_inspect, "bench": cmd_bench}
 
 
-def interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
-    import signal
-
+    """A command's exit status (SIGTERM is made a Ctrl-C by the console entry, experiments.console)."""
+    from experiments.console import flush
     from experiments.runner import Interrupted
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    if threading_main():
-        signal.signal(signal.SIGTERM, interrupt)  # SIGTERM stops a command as Ctrl-C does
     try:
         return COMMANDS[args.command](args)
     except UsageError as e:
-        try:
-            sys.stdout.flush()  # what the command printed comes before its error, in a file of both
-        except BrokenPipeError:
-            pass
+        flush()  # what the command printed comes before its error, in a file of both
         print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
         return 2
     except Interrupted as e:
@@ -475,8 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG} {args.command}: interrupted{kept.get(args.command, '')}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader of stdout left (| head): not an error of this command
-        import os
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        flush()
         return 141
     except OSError as e:  # a path the system refuses (a name too long, a loop of links, ...): the user's to fix
         if e.filename is None:
@@ -484,8 +470,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG} {args.command}: error: {e.filename}: {e.strerror or type(e).__name__}; choose another path",
               file=sys.stderr)
         return 2
-
-
-def threading_main() -> bool:
-    import threading
-    return threading.current_thread() is threading.main_thread()

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.manifest import peek
 from experiments.results import CONFIG_COLUMNS
 from experiments.tables import QUESTIONS, label, load, render
 
@@ -66,10 +67,7 @@ def largest(values) -> float:
 
 def sessions_of(folder: Path) -> list[dict]:
     """The sessions a folder's manifest records; none when it is missing or not of this layout."""
-    try:
-        sessions = json.loads((folder / "manifest.json").read_text()).get("sessions", [])
-    except (OSError, ValueError, AttributeError):
-        return []
+    sessions = peek(folder).get("sessions", [])
     return [s for s in sessions if isinstance(s, dict)] if isinstance(sessions, list) else []
 
 

@@ -16,7 +16,6 @@ are read (`Pixels`); labels are int64 digits 0-9.
 import hashlib
 import os
 import sys
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -312,10 +311,9 @@ def load_torchvision(name: str, root: str, download: bool) -> Dataset:
     hint = (f"run with --download to fetch {name}, or point --data-root (or ${DATA_ROOT_ENV}) "
             f"at a folder holding {FOLDERS[name]}/raw")
     if download:
+        from experiments.results import check_writable
         try:
-            raw.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=raw):
-                pass
+            check_writable(raw)
         except OSError as e:
             raise UsageError(f"cannot download {name} into {root} ({e.strerror or type(e).__name__}); choose a "
                              "--data-root you may write to") from None

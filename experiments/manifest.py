@@ -89,6 +89,16 @@ def data_entry(dataset, configs: list[RunConfig]) -> dict:
             "validation": {"rule": rule, "val_sizes": splits}}
 
 
+def peek(folder: Path) -> dict:
+    """A folder's manifest as far as it can be read, for what only shows or compares it ({} when
+    it is missing or not JSON); `read` is for what writes beside it."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
 def read(path: Path) -> dict | None:
     """The manifest of a folder, None if there is none; a damaged one is a UsageError."""
     if not path.exists():

@@ -219,14 +219,12 @@ def plot_all(folder: Path, runs: pd.DataFrame, epochs: pd.DataFrame, data_root: 
 def test_set(folder: Path, dataset: str, data_root: str | None):
     """The test images and labels the folder's runs were made with; other data under the data
     root (its checksum differs from the one the manifest records) is a UsageError."""
-    import json
-
     from experiments.data import load_dataset
+    from experiments.manifest import peek
     data = load_dataset(dataset, data_root)
-    try:
-        known = json.loads((folder / "manifest.json").read_text())["data"][dataset]["checksum"]
-    except (OSError, ValueError, KeyError, TypeError):
-        known = None  # a folder without a manifest: nothing to check against
+    entry = peek(folder).get("data")
+    entry = entry.get(dataset) if isinstance(entry, dict) else None
+    known = entry.get("checksum") if isinstance(entry, dict) else None  # without a manifest: nothing to check
     if known is not None and known != data.checksum():
         raise UsageError(f"the {dataset} data found now differs from the data {folder} was made with (its checksum); "
                          "point --data-root at that data to draw the best run's figures")

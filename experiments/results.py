@@ -19,6 +19,7 @@ import io
 import math
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ INTEGER_COLUMNS = {"batch_size", "epochs", "seed", "val_size", "epoch", "best_ep
 ACCURACY_COLUMNS = {"final_val_acc", "final_test_acc", "best_val_acc", "test_acc_at_best", "train_acc", "val_acc",
                     "test_acc"}
 # the values a text column may take (the others: any text without a comma)
-TEXT_VALUES = {"impl": ("scratch", "torch"), "status": ("ok", "diverged", "failed"), "dtype": ("float32", "float64")}
+TEXT_VALUES = {"impl": ("scratch", "torch"), "status": ("ok", "diverged", "failed")}  # runs.csv's config: RunConfig
 
 
 def make_folder(path: Path) -> None:
@@ -57,6 +58,13 @@ def make_folder(path: Path) -> None:
         for folder in reversed(made):
             folder.rmdir()
         raise
+
+
+def check_writable(folder: Path) -> None:
+    """Raise OSError unless files can be created in `folder` (made, as make_folder does, if missing)."""
+    make_folder(folder)
+    with tempfile.TemporaryFile(dir=folder):
+        pass
 
 
 def why(e: OSError) -> str:
@@ -91,33 +99,45 @@ def parse_table(path: Path, columns: list[str]) -> tuple[list[dict], list[str], 
                          "away") from None
     truncated = not text.endswith("\n")
     lines = text.split("\n")[:-1]  # whole lines: a last one without its newline is cut off
+    seen = _lines.setdefault(tuple(columns), {})
     rows, damaged = [], []
-    for number, fields in enumerate(csv.reader(lines[1:]), start=2):
-        if len(fields) != len(columns):
-            damaged.append(f"line {number} has {len(fields)} fields, not {len(columns)}")
-            continue
-        row, bad = {}, None
-        for column, value in zip(columns, fields, strict=True):
-            if column in TEXT_COLUMNS:
-                row[column] = value
-                continue
-            try:
-                row[column] = float(value) if value != "" or column not in VAL_COLUMNS else math.nan
-            except ValueError:
-                bad = f"line {number} has {column} {value!r}, not a number"
-                break
-        if not bad and (problem := out_of_range(row) or ("activation" in row and config_problem(row))):
-            bad = f"line {number} {problem}"
-        if not bad and row.get("status") == "ok":  # an ok run has every metric, and with validation its own
-            empty = [c for c in columns if c not in TEXT_COLUMNS and math.isnan(row[c])
-                     and (c not in VAL_COLUMNS or row.get("val_size", 0) > 0)]
-            if empty:
-                bad = f"line {number} is an ok run with {empty[0]} NaN"
-        if bad:
-            damaged.append(bad)
+    for number, line in enumerate(lines[1:], start=2):
+        if line not in seen:
+            seen[line] = parse_line(line, columns)
+        row, problem = seen[line]
+        if problem:
+            damaged.append(f"line {number} {problem}")
         else:
             rows.append(row)
     return rows, damaged, truncated
+
+
+# every line parsed in this process, per layout: a table read again (a resume reads runs.csv several
+# times, and a configuration's check costs ~0.1 ms) parses only its new lines; rows are never changed
+_lines: dict[tuple[str, ...], dict[str, tuple[dict | None, str | None]]] = {}
+
+
+def parse_line(line: str, columns: list[str]) -> tuple[dict | None, str | None]:
+    """(the row, with numbers as floats, or None; what is wrong with the line, or None)."""
+    fields = next(csv.reader([line]), [])
+    if len(fields) != len(columns):
+        return None, f"has {len(fields)} fields, not {len(columns)}"
+    row = {}
+    for column, value in zip(columns, fields, strict=True):
+        if column in TEXT_COLUMNS:
+            row[column] = value
+            continue
+        try:
+            row[column] = float(value) if value != "" or column not in VAL_COLUMNS else math.nan
+        except ValueError:
+            return None, f"has {column} {value!r}, not a number"
+    problem = out_of_range(row) or ("activation" in row and config_problem(row))
+    if not problem and row.get("status") == "ok":  # an ok run has every metric, and with validation its own
+        empty = [c for c in columns if c not in TEXT_COLUMNS and math.isnan(row[c])
+                 and (c not in VAL_COLUMNS or row.get("val_size", 0) > 0)]
+        if empty:
+            problem = f"is an ok run with {empty[0]} NaN"
+    return (None, problem) if problem else (row, None)
 
 
 def out_of_range(row: dict) -> str | None:

@@ -255,23 +255,17 @@ def run_pool(work, out, data_root, checksums, workers, executor, progress, count
                     record(out, run_row, epoch_rows, params)
                     counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
                     progress.finish(run_row)
-        except KeyboardInterrupt:
-            for future in [f for f in futures if f.done() and not f.cancelled() and f.exception() is None]:
-                for run_row, epoch_rows, params in future.result():  # finished just before the signal
-                    record(out, run_row, epoch_rows, params)
-                    counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
+        except BaseException as e:  # Ctrl-C, or a row that cannot be written: the rest would be lost
+            if isinstance(e, KeyboardInterrupt):
+                for future in [f for f in futures if f.done() and not f.cancelled() and f.exception() is None]:
+                    for run_row, epoch_rows, params in future.result():  # finished just before the signal
+                        record(out, run_row, epoch_rows, params)
+                        counts[run_row["status"]] = counts.get(run_row["status"], 0) + 1
             if own:
                 stop(pool)
             else:
                 for future in futures:
                     future.cancel()  # a cluster's queued units (running ones end with the client)
-            raise
-        except BaseException:  # a row that cannot be written, a worker's UsageError: the rest would be lost
-            if own:
-                stop(pool)
-            else:
-                for future in futures:
-                    future.cancel()
             raise
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
