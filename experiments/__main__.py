@@ -1,3 +1,3 @@
-from experiments.console import main
+from experiments.cli.console import main
 
 main()

@@ -48,6 +48,18 @@ class Network:
         layers = [INITS[init](rng, n_out, n_in) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)]
         return cls([w.astype(dtype) for w, _ in layers], [b.astype(dtype) for _, b in layers], activation, loss)
 
+    @classmethod
+    def load(cls, path) -> "Network":
+        """The network of a parameter file (.npz, no pickle: W1, b1, W2, ..., activation, loss),
+        in the dtype of its arrays. Raises ValueError for a file that is not one."""
+        with np.load(path, allow_pickle=False) as f:
+            layers = len([k for k in f.files if k.startswith("W")])
+            if layers == 0 or "activation" not in f.files or "loss" not in f.files:
+                raise ValueError(f"{path} is not a parameter file: it lacks W1, activation or loss")
+            weights = [f[f"W{l}"] for l in range(1, layers + 1)]
+            biases = [f[f"b{l}"] for l in range(1, layers + 1)]
+            return cls(weights, biases, str(f["activation"]), str(f["loss"]))
+
     @property
     def dtype(self) -> np.dtype:
         return self.weights[0].dtype

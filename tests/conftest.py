@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from experiments.data import DATA_ROOT_ENV
+from experiments.data.datasets import DATA_ROOT_ENV
 
 
 def compiler_found() -> bool:
-    from experiments.cli import compiler_found
+    from experiments.cli.args import compiler_found
     return compiler_found()
 
 
@@ -18,7 +18,7 @@ needs_compiler = pytest.mark.skipif(not compiler_found(), reason="torch.compile 
 
 @pytest.fixture(scope="session")
 def sample():
-    from experiments.data import load_dataset
+    from experiments.data.datasets import load_dataset
     return load_dataset("sample")
 
 

@@ -1,13 +1,21 @@
-"""Shared by the grid tests: a small grid file, running the CLI, comparing result tables."""
+"""What the tests share: running the command line, checking a one-line error, comparing numbers
+and tables, and building grids and MNIST folders."""
 import contextlib
 import io
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 TIMING = ["wall_s"]
+
+
+def rel(a, b) -> float:
+    """The largest |a - b| relative to the largest |b|, over whole arrays (or lists of them)."""
+    a, b = (np.concatenate([np.ravel(x) for x in v]) if isinstance(v, (list, tuple)) else np.ravel(v) for v in (a, b))
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
 def write_grid(path: Path, **axes) -> Path:
@@ -26,10 +34,9 @@ def cli(*args) -> subprocess.CompletedProcess:
     """The command line run in this process (no interpreter to start, torch imported once), with
     its exit status, stdout and stderr as a subprocess would give them. Tests of what only a
     process shows (signals, kills, the environment) start one with cli_process."""
-    from experiments import runner
-    from experiments.cli import main
-    runner._datasets.clear()  # as a new process would, load the data again: it may have changed
-    runner._checksums.clear()
+    from experiments.cli.main import main
+    from experiments.execution.workers import forget_datasets
+    forget_datasets()  # as a new process would, load the data again: it may have changed
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -43,6 +50,32 @@ def cli_process(*args, timeout=600, **kwargs) -> subprocess.CompletedProcess:
     """The command line in a process of its own."""
     return subprocess.run([sys.executable, "-m", "experiments", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, **kwargs)
+
+
+def one_line_error(done: subprocess.CompletedProcess, *named: str, status: int = 2) -> str:
+    """The error line of a command that failed as a user's mistake must: exit status 2, one line
+    on stderr, no traceback, naming each of `named` (the values behind the message)."""
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == status, (done.returncode, done.stderr[-2000:])
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    for name in named:
+        assert str(name) in lines[0], (name, lines[0])
+    return lines[0]
+
+
+def idx_bytes(array: np.ndarray, magic: int) -> bytes:
+    """An IDX file: big-endian magic number and counts, then the bytes."""
+    return np.array([magic, *array.shape], dtype=">u4").tobytes() + array.astype(np.uint8).tobytes()
+
+
+def mnist_folder(root: Path, train_images, train_labels, test_images, test_labels, folder: str = "MNIST") -> Path:
+    """A data root holding <folder>/raw with the four IDX files of the given digits ((n, 784) uint8)."""
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for prefix, images, labels in (("train", train_images, train_labels), ("t10k", test_images, test_labels)):
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(np.asarray(images).reshape(-1, 28, 28), 2051))
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(np.asarray(labels), 2049))
+    return root
 
 
 def tables(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

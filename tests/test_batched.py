@@ -1,11 +1,15 @@
 """The batched engine is a faster way to the same numbers: float64 metrics equal the single runs'."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.config import RunConfig
-from experiments.execute import execute, execute_stack, stacks
+from experiments.execution.plan import stacks, units
+from experiments.execution.training import train_unit
+from experiments.spec.config import RunConfig
 from tests.conftest import needs_compiler
+from tests.helpers import cli, rel
 
 METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"]
 
@@ -25,7 +29,7 @@ def stack_of_every_kind(impl: str) -> list[RunConfig]:
 @pytest.fixture(scope="module")
 def textbook_runs(sample):
     """The single runs of the textbook network (scratch.Network, scratch.sgd) of every kind."""
-    return {c.run_id: execute(c, sample) for c in stack_of_every_kind("scratch")}
+    return {c.run_id: train_unit([c], sample)[0] for c in stack_of_every_kind("scratch")}
 
 
 @pytest.mark.parametrize("impl,compiled", [("scratch", False), ("torch", False),
@@ -37,17 +41,20 @@ def test_stack_equals_single_runs_of_the_textbook_network(sample, textbook_runs,
     configs = stack_of_every_kind(impl)
     (stack,) = stacks(configs)
     assert sorted(c.run_id for c in stack) == sorted(c.run_id for c in configs)
-    stacked = execute_stack(stack, sample, compiled=compiled)
-    for config, (run_row, rows, (weights, biases)) in zip(stack, stacked, strict=True):
-        single_row, single_rows, (single_w, single_b) = textbook_runs[config.run_id]
-        assert run_row["run_id"] == single_row["run_id"] and run_row["status"] == "ok"
-        assert len(rows) == len(single_rows) == 2
-        for ours, theirs in zip(rows, single_rows, strict=True):
+    stacked = train_unit(stack, sample, compiled=compiled)
+    for config, ours in zip(stack, stacked, strict=True):
+        single = textbook_runs[config.run_id]
+        assert ours.run_row["run_id"] == single.run_row["run_id"] and ours.run_row["status"] == "ok"
+        assert len(ours.epoch_rows) == len(single.epoch_rows) == 2
+        for row, theirs in zip(ours.epoch_rows, single.epoch_rows, strict=True):
             for m in METRICS:
-                assert abs(ours[m] - theirs[m]) <= 1e-9 * abs(theirs[m]), (config, m)
-        for ours, theirs in zip(weights + biases, list(single_w) + list(single_b), strict=True):
-            assert np.linalg.norm(ours - theirs) <= 1e-9 * np.linalg.norm(theirs)
-        assert run_row["best_epoch"] == single_row["best_epoch"]
+                assert abs(row[m] - theirs[m]) <= 1e-9 * abs(theirs[m]), (config, m)
+        for kept in ("final", "best"):
+            mine, textbook = getattr(ours, kept), getattr(single, kept)
+            assert mine.epoch == textbook.epoch
+            for a, b in zip(mine.weights + mine.biases, textbook.weights + textbook.biases, strict=True):
+                assert np.linalg.norm(a - b) <= 1e-9 * np.linalg.norm(b)
+        assert ours.run_row["best_epoch"] == single.run_row["best_epoch"]
 
 
 def test_a_stack_is_one_seed_with_each_loss_together():
@@ -63,11 +70,11 @@ def test_a_stack_is_one_seed_with_each_loss_together():
 @pytest.mark.parametrize("impl", ["scratch", "torch"])
 def test_a_diverging_member_does_not_touch_the_others(sample, impl):
     configs = [RunConfig(impl=impl, activation="relu", loss="ce", lr=lr, epochs=3) for lr in (0.1, 1e300)]
-    (ok_row, ok_rows, _), (bad_row, bad_rows, _) = execute_stack(configs, sample)
-    single_row, single_rows, _ = execute(configs[0], sample)
-    assert bad_row["status"] == "diverged" and len(bad_rows) < 3
-    assert ok_row["status"] == "ok" and len(ok_rows) == len(single_rows) == 3
-    for ours, theirs in zip(ok_rows, single_rows, strict=True):
+    ok, bad = train_unit(configs, sample)
+    (single,) = train_unit(configs[:1], sample)
+    assert bad.run_row["status"] == "diverged" and len(bad.epoch_rows) < 3
+    assert ok.run_row["status"] == "ok" and len(ok.epoch_rows) == len(single.epoch_rows) == 3
+    for ours, theirs in zip(ok.epoch_rows, single.epoch_rows, strict=True):
         assert abs(ours["test_loss"] - theirs["test_loss"]) <= 1e-9 * theirs["test_loss"]
 
 
@@ -82,18 +89,17 @@ def test_grid_engines_agree(reference, single_engine):
         assert np.allclose(a[m].to_numpy(), b[m].to_numpy(), rtol=1e-9, atol=0), m
 
 
-def test_the_compiled_engine_compiles_every_torch_stack_and_no_scratch_one(tmp_path, monkeypatch, reference):
+def test_the_compiled_engine_hands_every_torch_stack_and_no_scratch_one_to_torch_compile(tmp_path, monkeypatch,
+                                                                                        reference):
     """`run --engine compiled` hands each torch stack's step to torch.compile (counted here, with
-    the compiler itself left out: the compiled numbers are tested above and in test_parity)."""
+    the compiler replaced by the identity: the compiled numbers are tested above and in test_parity)."""
     import importlib
-
-    from experiments.cli import main
     batched = importlib.import_module("torch_ref.batched")
     compiled = []
     monkeypatch.setattr(batched, "compile_step", lambda step: compiled.append(step) or step)
-    monkeypatch.setattr("experiments.cli.compiler_found", lambda: True)
+    monkeypatch.setattr("experiments.cli.args.compiler_found", lambda: True)
     grid, ref = reference
-    assert main(["run", "--grid", str(grid), "--out", str(tmp_path / "out"), "--engine", "compiled"]) == 0
+    assert cli("run", "--grid", grid, "--out", tmp_path / "out", "--engine", "compiled").returncode == 0
     assert len(compiled) == 1  # the one torch stack of the grid (its scratch stack is numpy's)
     a = pd.read_csv(tmp_path / "out" / "epochs.csv").sort_values(["run_id", "impl", "epoch"])
     b = pd.read_csv(ref / "epochs.csv").sort_values(["run_id", "impl", "epoch"])
@@ -102,10 +108,26 @@ def test_the_compiled_engine_compiles_every_torch_stack_and_no_scratch_one(tmp_p
 
 
 def test_units_start_with_the_longest():
-    from experiments.runner import units
     configs = [RunConfig(impl=impl, lr=lr, seed=seed, epochs=epochs)
                for impl in ("scratch", "torch") for seed, epochs, lrs in ((0, 2, (0.1,)), (1, 5, (0.1, 0.3)))
                for lr in lrs]
     work = units(configs, "batched")
     assert [(u[0].impl, len(u), u[0].epochs) for u in work] == [
         ("torch", 2, 5), ("torch", 1, 2), ("scratch", 2, 5), ("scratch", 1, 2)]
+
+
+@pytest.mark.parametrize("impl,stacked", [("scratch", False), ("torch", False), ("scratch", True), ("torch", True)])
+def test_the_best_epoch_kept_is_the_run_trained_for_that_many_epochs(sample, impl, stacked):
+    """The parameters kept at a run's best validation epoch equal those of the same run (or the
+    same stack) trained for exactly best_epoch epochs (float64, 1e-12): single runs and stacks,
+    numpy and torch. The runs peak before their last epoch, so the final parameters differ."""
+    configs = [RunConfig(impl=impl, activation="relu", loss="ce", lr=lr, epochs=6, seed=3) for lr in (0.5, 0.1)]
+    configs = configs if stacked else configs[:1]
+    results = train_unit(configs, sample)
+    for k, result in enumerate(results):
+        best = result.best
+        assert best.epoch == result.run_row["best_epoch"] < 6
+        again = train_unit([replace(c, epochs=best.epoch) for c in configs], sample)[k]
+        assert again.final.epoch == best.epoch
+        assert rel(best.weights + best.biases, again.final.weights + again.final.biases) <= 1e-12
+        assert rel(result.final.weights, again.final.weights) > 1e-3

@@ -42,7 +42,7 @@ def test_bench_rejects_a_batch_larger_than_the_training_set(tmp_path):
 
 
 def test_a_stack_of_more_configurations_than_a_seed_keeps_each_loss_together():
-    from experiments.bench import grid_stack
+    from experiments.tools.bench import grid_stack
     losses = [c.loss for c in grid_stack(40)]
     assert len(losses) == 40 and len({loss for loss in losses}) == 3
     changes = sum(a != b for a, b in zip(losses[:-1], losses[1:], strict=True))
@@ -55,7 +55,7 @@ def test_a_stack_of_more_configurations_than_a_seed_keeps_each_loss_together():
                                          "choose fewer --configs or smaller --batch-sizes"),
                                         (["--configs", "100001", "--cases", "batched_scratch"], "at most")])
 def test_bench_refuses_repeats_and_stacks_too_large_before_measuring(tmp_path, monkeypatch, argv, named):
-    from experiments import limits
+    from experiments.execution import limits
     monkeypatch.setattr(limits, "available_memory", lambda: 10 ** 9)  # 1,000 networks need about 1.6 GB
     done = cli("bench", "--dataset", "sample", *argv, "--out", tmp_path)
     assert done.returncode == 2 and named in done.stderr and len(done.stderr.strip().splitlines()) == 1

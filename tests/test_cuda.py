@@ -1,10 +1,12 @@
 """The twin and the batched torch engine, eager and compiled, on CUDA give the CPU's eager numbers
 (skipped without a GPU)."""
+from dataclasses import replace
+
 import pytest
 import torch
 
-from experiments.config import RunConfig
-from experiments.execute import execute, execute_stack
+from experiments.execution.training import train_unit
+from experiments.spec.config import RunConfig
 from tests.conftest import needs_compiler
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
@@ -20,10 +22,10 @@ def close(a: list[dict], b: list[dict]) -> bool:
 def test_twin_on_cuda_equals_cpu(sample, compiled):
     config = RunConfig(impl="torch", device="cpu", activation="relu", loss="ce", lr=0.1, epochs=2, l2=2.0,
                        momentum=0.5, lr_decay=0.8)
-    cpu_row, cpu_rows, _ = execute(config, sample)
-    cuda_row, cuda_rows, _ = execute(RunConfig(**{**config.__dict__, "device": "cuda"}), sample, compiled=compiled)
-    assert cuda_row["device"] == "cuda" and cuda_row["run_id"] == cpu_row["run_id"]
-    assert close(cuda_rows, cpu_rows)
+    (cpu,) = train_unit([config], sample)
+    (cuda,) = train_unit([replace(config, device="cuda")], sample, compiled=compiled)
+    assert cuda.run_row["device"] == "cuda" and cuda.run_row["run_id"] == cpu.run_row["run_id"]
+    assert close(cuda.epoch_rows, cpu.epoch_rows)
 
 
 @pytest.mark.parametrize("compiled", COMPILED, ids=["batched", "compiled"])
@@ -33,6 +35,6 @@ def test_batched_torch_on_cuda_equals_single_cpu_runs(sample, compiled):
                for a, c, lr, l2, mu, gamma in (("relu", "ce", 0.1, 0.0, 0.0, 1.0),
                                                ("sigmoid", "bce", 0.3, 3.0, 0.5, 0.9),
                                                ("sigmoid", "mse", 1.0, 0.0, 0.0, 1.0))]
-    for config, (row, rows, _) in zip(configs, execute_stack(configs, sample, compiled=compiled), strict=True):
-        _, cpu_rows, _ = execute(RunConfig(**{**config.__dict__, "device": "cpu"}), sample)
-        assert row["device"] == "cuda" and close(rows, cpu_rows)
+    for config, result in zip(configs, train_unit(configs, sample, compiled=compiled), strict=True):
+        (cpu,) = train_unit([replace(config, device="cpu")], sample)
+        assert result.run_row["device"] == "cuda" and close(result.epoch_rows, cpu.epoch_rows)

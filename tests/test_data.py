@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from experiments.data import load_dataset
+from experiments.data.datasets import load_dataset
 from experiments.errors import UsageError
 
 
@@ -37,6 +37,19 @@ def test_sample_validation_is_a_stratified_500_held_out_of_training(sample):
         sample.split(4000)
 
 
+def test_the_bundled_sample_is_mnists_first_500_training_digits_of_each_class(mnist_root, sample):
+    """sample.npz against the official files: the digits it claims to be (SAMPLE.md)."""
+    import numpy as np
+
+    from experiments.data.datasets import SAMPLE
+    official = load_dataset("mnist", mnist_root)
+    with np.load(SAMPLE, allow_pickle=False) as f:
+        images, labels = f["images"], f["labels"]
+    first = np.concatenate([np.flatnonzero(official.train_labels == c)[:500] for c in range(10)])
+    assert np.array_equal(images, official.train_images[first]) and np.array_equal(labels, official.train_labels[first])
+    assert SAMPLE.stat().st_size < 1_200_000  # compressed: about 0.8 MB
+
+
 def test_full_mnist(mnist_root):
     data = load_dataset("mnist", mnist_root)
     assert data.source == "official"
@@ -56,7 +69,7 @@ def test_pixels_give_the_numbers_of_the_scaled_arrays(sample):
 
     import scratch
     import torch_ref
-    from experiments.execute import seed_streams, torch_images
+    from experiments.execution.training import seed_streams, torch_images
     from scratch import batched
     for dtype in ("float32", "float64"):
         (x, _), (px, _) = sample.arrays(dtype)["train"], sample.parts(dtype)["train"]

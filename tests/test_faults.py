@@ -6,13 +6,13 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pandas as pd
 import psutil
 import pytest
 
 from experiments.errors import UsageError
-from experiments.results import ResultsDir
+from experiments.store.folder import ResultsDir
+from experiments.store.layout import RUNS_COLUMNS
 from tests.helpers import assert_same_tables, cli, write_grid
 
 
@@ -54,10 +54,10 @@ def run_in_process(grid, out, kill_at: int | None = None) -> int:
     """Run `grid` into `out` in this process; with kill_at, the process dies just before its
     kill_at-th file operation (an append of rows, or the rename that puts a file in place),
     leaving the folder as a kill -9 at that moment would. Returns the operations counted."""
-    from experiments import results
-    from experiments.cli import main
+    from experiments.cli.main import main
+    from experiments.store import folder
     count = [0]
-    write, replace = results.ResultsDir._write, os.replace
+    append, replace = folder.append_whole, os.replace
 
     def counted(operation):
         def wrapper(*args, **kwargs):
@@ -66,14 +66,14 @@ def run_in_process(grid, out, kill_at: int | None = None) -> int:
                 raise Killed
             return operation(*args, **kwargs)
         return wrapper
-    results.ResultsDir._write = staticmethod(counted(write))
+    folder.append_whole = counted(append)
     os.replace = counted(replace)
     try:
         assert main(["run", "--grid", str(grid), "--out", str(out)]) == 0
     except Killed:
         pass
     finally:
-        results.ResultsDir._write = staticmethod(write)
+        folder.append_whole = append
         os.replace = replace
     return count[0]
 
@@ -84,7 +84,7 @@ def test_a_kill_at_every_moment_then_resume_equals_the_uninterrupted_run(tmp_pat
     the uninterrupted run. No temporary file is left."""
     grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], loss=["ce"], seed=[0, 1], lr=[0.5], epochs=[2])
     operations = run_in_process(grid, tmp_path / "reference")
-    assert operations == 12  # 2 table headers, manifest, 4 epoch rows, 2 parameter files, 2 runs rows, manifest
+    assert operations == 14  # 2 table headers, manifest, 4 epoch rows, 4 parameter files, 2 runs rows, manifest
     for kill_at in range(1, operations + 1):
         out = tmp_path / f"killed-{kill_at}"
         run_in_process(grid, out, kill_at)
@@ -159,7 +159,8 @@ def test_a_signal_stops_the_whole_grid_at_once_and_keeps_what_finished(long_grid
     runs = pd.read_csv(out / "runs.csv")
     assert 6 <= len(runs) < 24 and (runs.status == "ok").all(), (len(runs), err)
     for run in runs.itertuples():  # every run in the table is whole: its epochs and parameters are there
-        assert (out / "params" / f"{run.run_id}-{run.impl}.npz").exists()
+        assert (out / "params" / f"{run.run_id}-{run.impl}-final.npz").exists()
+        assert (out / "params" / f"{run.run_id}-{run.impl}-best.npz").exists()
     if how == "SIGINT to the client":  # and the same command resumes
         done = cli("run", "--grid", long_grid, "--out", out)
         assert done.returncode == 0, done.stderr
@@ -335,7 +336,7 @@ def test_a_manifest_of_the_wrong_shape_is_one_line(reference, tmp_path, manifest
 
 
 def test_a_failing_write_is_a_clear_error_and_keeps_the_rows(tmp_path, monkeypatch):
-    results = ResultsDir(tmp_path).open(lock=False)
+    results = ResultsDir(tmp_path).open()
     row = {"run_id": "abc", "impl": "scratch", "epoch": 1, "train_loss": 0.5, "train_acc": 0.9, "val_loss": 0.5,
            "val_acc": 0.9, "test_loss": 0.5, "test_acc": 0.9, "wall_s": 0.1}
     results.append("epochs.csv", [row])
@@ -346,20 +347,6 @@ def test_a_failing_write_is_a_clear_error_and_keeps_the_rows(tmp_path, monkeypat
         results.append("epochs.csv", [{**row, "epoch": 2}])
     monkeypatch.undo()
     assert (tmp_path / "epochs.csv").read_bytes() == before  # the part that was written is taken back
-
-
-@pytest.mark.parametrize("where", ["a file", "a name too long"])
-def test_a_cache_folder_that_cannot_be_used_costs_a_parse_and_a_warning(tmp_path, monkeypatch, capsys, where):
-    from experiments.data import load_dataset
-    home = tmp_path / "file"
-    if where == "a file":
-        home.write_text("x")
-    else:
-        home = tmp_path / ("c" * 300)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
-    assert len(load_dataset("sample").train_labels) == 4000
-    warning = capsys.readouterr().err.strip()
-    assert len(warning.splitlines()) == 1 and "the cache folder" in warning and "XDG_CACHE_HOME" in warning
 
 
 def test_a_path_the_system_refuses_is_one_line(tmp_path):
@@ -398,7 +385,6 @@ def finished(reference, tmp_path):
 
 
 def damage(path, how: str) -> None:
-    from experiments.results import RUNS_COLUMNS
     text = path.read_text()
     head, first, *rest = text.splitlines(keepends=True)
     fields = first.rstrip("\n").split(",")
@@ -468,43 +454,3 @@ def test_inspect_plot_names_a_damaged_parameter_file(finished):
         path.write_bytes(path.read_bytes()[:100])
     line = one_line(cli("inspect", finished, "--plot"))
     assert ".npz is not a readable parameter file" in line
-
-
-@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", "foreign", "labels of 200", "a hundred images",
-                                     "other bytes", "a folder"])
-def test_a_damaged_cache_file_is_named_dropped_and_rebuilt(tmp_path, monkeypatch, capsys, content):
-    from experiments.data import load_dataset
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    cache = tmp_path / "mlp-twins" / "sample-v2.npz"
-    cache.parent.mkdir()
-    stale = cache.parent / ".sample-v2.999999999.tmp.npz"  # a writer killed mid-write (no such process)
-    stale.write_bytes(b"PK")
-    os.utime(stale, (time.time() - 3600, time.time() - 3600))  # an hour ago
-    if content == "foreign":
-        np.savez(cache, other=np.zeros(3))
-    elif content == "labels of 200":  # the right arrays, the wrong contents
-        np.savez(cache, images=np.zeros((5, 784), np.uint8), labels=np.full(5, 200, np.int64))
-    elif content == "a hundred images":  # images and digits, but not what a parse wrote
-        np.savez(cache, images=np.zeros((100, 784), np.uint8), labels=np.zeros(100, np.int64))
-    elif content == "a folder":
-        cache.mkdir()
-    if content == "other bytes":  # a cache file as written, then changed on disk
-        load_dataset("sample")
-        with np.load(cache) as f:
-            arrays = {k: f[k] for k in f.files}
-        arrays["images"][0, 0] ^= 1
-        np.savez(cache, **arrays)
-        capsys.readouterr()
-    elif isinstance(content, bytes):
-        cache.write_bytes(content)
-    data = load_dataset("sample")
-    assert len(data.train_labels) == 4000 and set(np.unique(data.train_labels)) == set(range(10))
-    warning = capsys.readouterr().err
-    assert len(warning.strip().splitlines()) == 1 and str(cache) in warning
-    if content == "a folder":
-        assert "is a folder where the cache file should be" in warning and cache.is_dir()
-        return
-    assert f"the cache file {cache} is damaged" in warning and "rebuilt" in warning
-    with np.load(cache) as f:  # rebuilt: what the next command reads without a word
-        assert set(f.files) == {"images", "labels", "sha256"} and len(f["labels"]) == 5000
-    assert sorted(p.name for p in cache.parent.iterdir()) == ["sample-v2.npz"]  # no temporary file left

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.cli import main
-from experiments.gradcheck import check
+from experiments.cli.main import main
+from experiments.tools.gradcheck import check
 from scratch import ACTIVATIONS, LOSSES, Network
 
 PAIRS = [(a, c) for a in ACTIVATIONS for c in LOSSES]
@@ -69,7 +69,7 @@ def test_finite_differences_allow_for_their_own_rounding_in_a_deep_network():
     """Through six sigmoid layers the first layers' gradients nearly vanish, and a difference
     quotient's rounding error (about eps |C| / h) outgrows 1e-6 of them: the tolerance allows for
     that error, while torch, exact to rounding, still agrees to 1e-10."""
-    from experiments.gradcheck import TOLERANCES, check
+    from experiments.tools.gradcheck import TOLERANCES, check
     checks = check("sigmoid", "mse", "float64", (784, 16, 16, 16, 16, 16, 16, 10), l2=1.0)
     assert all(c.passed for c in checks)
     fd = [c for c in checks if c.reference == "finite_difference"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from experiments.baselines import per_example_epoch
+from experiments.tools.baselines import per_example_epoch
 from scratch import SGD, Network, one_hot
 from scratch.train import minibatches, train
 from torch_ref import TwinNet

@@ -6,7 +6,7 @@ import torch
 
 import scratch
 import torch_ref
-from experiments.execute import seed_streams
+from experiments.execution.training import seed_streams
 from scratch import Network, minibatches, one_hot
 from tests.conftest import needs_compiler
 from torch_ref import TwinNet

@@ -6,7 +6,10 @@ import re
 import pandas as pd
 import pytest
 
-from tests.helpers import assert_same_tables, cli, write_grid
+from experiments.execution import runner
+from experiments.spec.config import RunConfig
+from experiments.store.folder import ResultsDir
+from tests.helpers import assert_same_tables, cli, mnist_folder, one_line_error, write_grid
 
 
 def test_reference_tables(reference):
@@ -15,8 +18,8 @@ def test_reference_tables(reference):
     epochs = pd.read_csv(out / "epochs.csv")
     assert len(runs) == 8 and len(epochs) == 16
     assert runs.run_id.nunique() == 4 and set(runs.status) == {"ok"}
-    assert sorted(os.listdir(out / "params")) == sorted(f"{r}-{i}.npz" for r, i in zip(runs.run_id, runs.impl,
-                                                                                         strict=True))
+    assert sorted(os.listdir(out / "params")) == sorted(f"{r}-{i}-{which}.npz" for which in ("best", "final")
+                                                        for r, i in zip(runs.run_id, runs.impl, strict=True))
     manifest = json.loads((out / "manifest.json").read_text())
     (grid,) = manifest["grids"]
     assert grid["runs"] == 8 and sorted(grid["run_ids"]) == sorted(f"{r}-{i}" for r, i in zip(runs.run_id, runs.impl,
@@ -32,8 +35,8 @@ def test_running_again_skips_everything(reference):
     grid, out = reference
     before = {name: (out / name).read_bytes() for name in ("runs.csv", "epochs.csv", "manifest.json")}
     done = cli("run", "--grid", grid, "--out", out)
-    assert done.returncode == 0 and "8 already complete" in done.stdout
-    assert "final_test_acc, mean ± std over seeds" in done.stdout  # it ends with the answer
+    assert done.returncode == 0 and done.stdout.startswith("grid: 8 runs, 8 already complete")
+    assert "scratch, lr 0.5" in done.stdout  # it ends with the answer: the comparison table
     assert {name: (out / name).read_bytes() for name in before} == before
 
 
@@ -43,7 +46,7 @@ def test_two_workers_give_the_same_metrics_and_the_client_leaves_torch_to_them(r
     import subprocess
     import sys
     grid, ref = reference
-    code = ("import sys\nfrom experiments.cli import main\nif __name__ == '__main__':\n"
+    code = ("import sys\nfrom experiments.cli.main import main\nif __name__ == '__main__':\n"
             f"    assert main(['run', '--grid', {str(grid)!r}, '--out', {str(tmp_path / 'w2')!r}, "
             "'--workers', '2']) == 0\n"
             "    print('torch imported:', 'torch' in sys.modules)")
@@ -79,35 +82,33 @@ class Failing:
 
 
 def test_a_failed_unit_is_announced_retried_recorded_then_tried_again(tmp_path, capsys):
-    from experiments import runner
-    from experiments.config import RunConfig
-    from experiments.results import ResultsDir
     configs = [RunConfig(lr=lr, epochs=2) for lr in (0.1, 0.3)]
-    out = ResultsDir(tmp_path / "out").open(lock=False)
-    counts = runner.run_grid(configs, out, "test", {}, executor=Failing(), max_attempts=2)
-    err = capsys.readouterr().err
-    assert counts == {"failed": 2}
-    assert "1 unit(s), 2 run(s), did not finish (worker lost); trying them again" in err
-    assert "2 run(s) from" in err and "failed: RuntimeError: worker lost" in err
+    out = ResultsDir(tmp_path / "out")
+    outcome = runner.run_grid(configs, out, "test", {}, executor=Failing(), max_attempts=2)
+    notes = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("[")]  # not progress
+    assert outcome.counts == {"failed": 2}
+    assert len(notes) == 2 and "worker lost" in notes[0] and "worker lost" in notes[1]  # retried, then failed
     assert sorted(pd.read_csv(tmp_path / "out" / "runs.csv").status) == ["failed", "failed"]
     # the next run tries them again, and their failed rows give way to the real ones
-    counts = runner.run_grid(configs, out, "test", {})
-    assert counts == {"ok": 2}
+    out.close()
+    outcome = runner.run_grid(configs, ResultsDir(tmp_path / "out"), "test", {})
+    assert outcome.counts == {"ok": 2}
     runs = pd.read_csv(tmp_path / "out" / "runs.csv")
     assert sorted(runs.status) == ["ok", "ok"] and len(runs) == 2
 
 
-def test_a_grid_with_failed_runs_exits_1_with_a_summary(tmp_path, monkeypatch, capsys):
-    from experiments import execute
-    from experiments.cli import main
+def test_a_grid_with_failed_runs_exits_1_with_a_summary(tmp_path, monkeypatch):
+    from experiments.execution import training
 
     def broken(*args, **kwargs):
         raise RuntimeError("out of luck")
-    monkeypatch.setattr(execute, "build_stack", broken)
+    monkeypatch.setattr(training, "engine", broken)
     grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], epochs=[1])
-    assert main(["run", "--grid", str(grid), "--out", str(tmp_path / "out")]) == 1
-    err = capsys.readouterr().err
-    assert "failed: RuntimeError: out of luck" in err and "4 run(s) failed" in err and "again" in err
+    done = cli("run", "--grid", grid, "--out", tmp_path / "out")
+    assert done.returncode == 1
+    note, summary = [line for line in done.stderr.splitlines() if not line.startswith("[")]  # not progress
+    assert "out of luck" in note and summary.startswith("mlp-twins run: 4 run(s) failed")
+    assert sorted(pd.read_csv(tmp_path / "out" / "runs.csv").status) == ["failed"] * 4
 
 
 def test_another_grid_is_refused_unless_the_folder_is_extended(reference, tmp_path):
@@ -117,10 +118,8 @@ def test_another_grid_is_refused_unless_the_folder_is_extended(reference, tmp_pa
     shutil.copytree(ref, out)
     before = (out / "runs.csv").read_bytes()
     other = write_grid(tmp_path / "other.toml", lr=[0.1, 0.2], impl=["scratch"])
-    done = cli("run", "--grid", other, "--out", out)
-    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
-    assert "made by grid 'grid'" in done.stderr and "lr is [0.1, 0.5] there and [0.1, 0.2] here" in done.stderr
-    assert "--extend" in done.stderr and (out / "runs.csv").read_bytes() == before
+    one_line_error(cli("run", "--grid", other, "--out", out), "'grid'", "[0.1, 0.5]", "[0.1, 0.2]", "--extend")
+    assert (out / "runs.csv").read_bytes() == before
     done = cli("run", "--grid", other, "--out", out, "--extend")
     assert done.returncode == 0, done.stderr
     runs = pd.read_csv(out / "runs.csv")
@@ -131,49 +130,38 @@ def test_another_grid_is_refused_unless_the_folder_is_extended(reference, tmp_pa
 
 def test_other_data_under_the_same_name_is_refused(tmp_path, sample):
     """A folder made with one mnist is not resumed with other files under the data root."""
-    from tests.test_idx import idx_bytes
     root = tmp_path / "root"
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
 
     def write(offset: int):
-        for prefix, images, labels in (("train", sample.train_images[offset:offset + 300], sample.train_labels[:300]),
-                                       ("t10k", sample.test_images[:100], sample.test_labels[:100])):
-            (raw / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(images.reshape(-1, 28, 28), 2051))
-            (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(labels, 2049))
+        mnist_folder(root, sample.train_images[offset:offset + 300], sample.train_labels[:300],
+                     sample.test_images[:100], sample.test_labels[:100])
     write(0)
     args = ["run", "--dataset", "mnist", "--data-root", root, "--set", "epochs=1", "--set", "impl=scratch",
             "--set", "val_size=100", "--set", "seed=0,1", "--set", "activation=sigmoid", "--set", "loss=ce",
             "--set", "lr=0.1", "--out", tmp_path / "out"]
     done = cli(*args)
     assert done.returncode == 0, done.stderr
-    assert "not the official mnist" in done.stderr  # named in a warning
+    assert done.stderr.startswith("warning:") and "MNIST/raw" in done.stderr  # named in a warning
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["data"]["mnist"]["source"].startswith("not the official mnist")  # and recorded
     write(1)  # other images under the same name
     before = (tmp_path / "out" / "runs.csv").read_bytes()
     done = cli(*args)
-    assert done.returncode == 2 and "made with other mnist data" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 2  # the warning, then the one-line refusal
+    warning, error = done.stderr.strip().splitlines()  # the warning of unofficial files, then the one-line refusal
+    assert done.returncode == 2 and "mnist" in error and manifest["data"]["mnist"]["checksum"][:12] in error
     assert (tmp_path / "out" / "runs.csv").read_bytes() == before
 
 
 def test_a_batch_larger_than_the_data_found_is_refused(tmp_path, sample):
     """A data root holding a few hundred images under the name mnist: sizes are checked against
     the files found, not the 60,000 of the official set."""
-    from tests.test_idx import idx_bytes
-    raw = tmp_path / "root" / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for prefix, images, labels in (("train", sample.train_images[:300], sample.train_labels[:300]),
-                                   ("t10k", sample.test_images[:100], sample.test_labels[:100])):
-        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(images.reshape(-1, 28, 28), 2051))
-        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(labels, 2049))
+    mnist_folder(tmp_path / "root", sample.train_images[:300], sample.train_labels[:300], sample.test_images[:100],
+                 sample.test_labels[:100])
     done = cli("run", "--dataset", "mnist", "--data-root", tmp_path / "root", "--set", "epochs=1", "--set",
                "impl=scratch", "--set", "val_size=100", "--set", "batch_size=250", "--out", tmp_path / "out")
     assert done.returncode == 2 and not (tmp_path / "out").exists()
-    errors = [line for line in done.stderr.splitlines() if not line.startswith("warning:")]
-    assert errors == ["mlp-twins run: error: batch_size 250 is larger than the 200 training images of mnist here "
-                      "(with 100 held out for validation); choose a smaller batch_size"]
+    (error,) = [line for line in done.stderr.splitlines() if not line.startswith("warning:")]
+    assert "batch_size 250" in error and "200 training images" in error and "100 held out" in error
 
 
 def test_many_workers_on_few_cores_is_a_warning(tmp_path):
@@ -187,7 +175,8 @@ def test_the_count_and_an_estimate_come_before_training(tmp_path):
     grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], epochs=[1], lr=[0.1])
     done = cli("run", "--grid", grid, "--out", tmp_path / "out")
     first = done.stdout.splitlines()[0]
-    assert first.startswith("grid: 2 runs, 0 already complete") and "2 to run in 1 unit(s): about" in first
+    assert re.fullmatch(r"grid: 2 runs, 0 already complete in \S+, 2 to run in 1 unit\(s\): about \d+ min on 1 "
+                        r"worker\(s\) .*", first), first
 
 
 def test_inspect_prints_the_tables_and_plots(reference, tmp_path):
@@ -218,7 +207,7 @@ def test_inspect_prints_the_tables_and_plots(reference, tmp_path):
 def test_tables_keep_apart_what_a_grid_varies_besides_seeds(tmp_path, axis, values):
     """A grid that varies batch size (or l2) shows each value in rows of its own, never as one
     mean ± std over runs of different configurations."""
-    from experiments.tables import best, comparison, load
+    from experiments.analysis.tables import best, comparison, load
     grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], loss=["ce"], lr=[0.5], seed=[0, 1], epochs=[1],
                       **{axis: values})
     done = cli("run", "--grid", grid, "--out", tmp_path / "out")
@@ -238,16 +227,14 @@ def test_tables_keep_apart_what_a_grid_varies_besides_seeds(tmp_path, axis, valu
 
 
 def test_inspect_on_empty_folder_says_so(tmp_path):
-    done = cli("inspect", tmp_path)
-    assert done.returncode == 2 and "no runs.csv" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    one_line_error(cli("inspect", tmp_path), "runs.csv")
 
 
 def test_progress_counts_epochs_and_the_epochs_a_diverged_run_skips():
     import io
 
-    from experiments.config import RunConfig
-    from experiments.progress import Progress
-    configs = [RunConfig(lr=lr, epochs=4).resolved() for lr in (0.1, 0.2)]
+    from experiments.execution.progress import Progress
+    configs = [RunConfig(lr=lr, epochs=4) for lr in (0.1, 0.2)]
     stream = io.StringIO()
     progress = Progress(configs, every_s=0.0, stream=stream)
     first, second = ({"run_id": c.run_id, "impl": c.impl, "activation": c.activation, "loss": c.loss, "lr": c.lr,
@@ -263,20 +250,17 @@ def test_progress_counts_epochs_and_the_epochs_a_diverged_run_skips():
     assert stream.getvalue().splitlines()[-1].startswith("[2/2 runs, 8/8 epochs]")
 
 
-def test_workers_report_epochs_while_they_train(tmp_path, monkeypatch):
-    from experiments import runner
-    from experiments.config import RunConfig
-    from experiments.results import ResultsDir
+def test_workers_report_epochs_while_they_train(tmp_path):
+    from experiments.execution.progress import Progress
     reported = []
 
-    class Recording(runner.Progress):
+    class Recording(Progress):
         def epoch(self, row):
             reported.append(row["epoch"])
             super().epoch(row)
 
-    monkeypatch.setattr(runner, "Progress", Recording)
     configs = [RunConfig(lr=lr, seed=seed, epochs=3) for lr in (0.1, 0.3) for seed in (0, 1)]
-    out = ResultsDir(tmp_path / "out").open()
-    counts = runner.run_grid(configs, out, "test", {}, workers=2)
-    assert counts == {"ok": 4}
+    outcome = runner.run_grid(configs, ResultsDir(tmp_path / "out"), "test", {}, progress=Recording(configs),
+                              workers=2)
+    assert outcome.counts == {"ok": 4}
     assert reported and set(reported) <= {1, 2, 3}  # rows from the worker processes, before the results

@@ -13,18 +13,36 @@ from torch.nn import functional as F
 from torch_ref.losses import LOSSES
 
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "relu": torch.relu}
-DEVICES = ("auto", "cpu", "cuda")
 
 
-def resolve_device(device: str) -> torch.device:
-    """`auto` -> cuda when available, else cpu. Raises ValueError for unknown or absent devices."""
-    if device not in DEVICES:
-        raise ValueError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
+def mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
+def resolve_device(device: str, dtype: str = "float32") -> torch.device:
+    """cpu, cuda, cuda:N or mps as a torch.device; `auto` is the best one present for `dtype`:
+    cuda, else mps (float32 only), else cpu. Raises ValueError for a device that is not here."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for but CUDA is not available here; use --device cpu or auto")
-    return torch.device(device)
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if mps_available() and dtype == "float32" else "cpu")
+    try:
+        found = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; choose from auto, cpu, cuda, cuda:N, mps") from None
+    if found.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {device!r} asked for but CUDA is not available here; use --device cpu or auto")
+        if (found.index or 0) >= count:
+            raise ValueError(f"device {device!r} asked for but this machine has {count} CUDA device(s), "
+                             f"cuda:0 to cuda:{count - 1}")
+    elif found.type == "mps" and not mps_available():
+        raise ValueError(f"device {device!r} asked for but Apple's MPS is not available here; use --device cpu or "
+                         "auto")
+    elif found.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unknown device {device!r}; choose from auto, cpu, cuda, cuda:N, mps")
+    return found
 
 
 class TwinNet(nn.Module):
@@ -47,6 +65,19 @@ class TwinNet(nn.Module):
                 layer.weight.copy_(torch.from_numpy(np.asarray(w)))  # both (n_out, n_in): no transpose
                 layer.bias.copy_(torch.from_numpy(np.asarray(b)))
         return twin
+
+    @classmethod
+    def load(cls, path, device: torch.device | str = "cpu") -> "TwinNet":
+        """The network of a parameter file (.npz, no pickle: W1, b1, W2, ..., activation, loss),
+        in the dtype of its arrays. Raises ValueError for a file that is not one."""
+        with np.load(path, allow_pickle=False) as f:
+            layers = len([k for k in f.files if k.startswith("W")])
+            if layers == 0 or "activation" not in f.files or "loss" not in f.files:
+                raise ValueError(f"{path} is not a parameter file: it lacks W1, activation or loss")
+            weights = [f[f"W{l}"] for l in range(1, layers + 1)]
+            biases = [f[f"b{l}"] for l in range(1, layers + 1)]
+            activation, loss = str(f["activation"]), str(f["loss"])
+        return cls.from_params(weights, biases, activation, loss, device)
 
     def forward(self, x: torch.Tensor, layers: list | None = None) -> torch.Tensor:
         """Logits z^L (m, n_L) of the examples x (m, n_0). layers: (W_l, b_l) pairs to compute

@@ -1,0 +1,1 @@
+"""What the results say: model selection, intervals over seeds, tables, comparisons, the report."""

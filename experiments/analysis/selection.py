@@ -1,0 +1,104 @@
+"""Model selection: which configuration is best, chosen on validation accuracy, never on the test set.
+
+A configuration is a run's every field but its seed and implementation (experiments.spec.config:
+its questions, settings and knobs). Every table averages over seeds only: any other axis a
+results folder varies keeps its runs apart, hyperparameters in rows of their own and settings
+(dataset, dtype, device, sizes, val_size) never pooled. Every choice of a best configuration is
+made here, by `chosen`, on the mean over seeds of each run's best validation accuracy; the test
+accuracy at the chosen epochs is reported, never used to choose.
+"""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experiments.errors import UsageError
+from experiments.spec.config import KNOBS, QUESTIONS, SETTINGS
+from experiments.store import params as param_files
+from experiments.store.folder import read_tables
+
+CONFIG = QUESTIONS + SETTINGS + KNOBS  # a configuration: every axis but the seed and the implementation
+
+
+def load(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """runs.csv and epochs.csv of a results folder, or a UsageError saying what is missing."""
+    runs, epochs = read_tables(Path(folder))
+    if runs.empty:
+        note = " (some runs are half-written: the command that wrote them resumes them)" if len(epochs) else ""
+        raise UsageError(f"{folder} has no finished runs yet{note}")
+    return runs, epochs
+
+
+def varying(runs: pd.DataFrame, columns: list[str], within: list[str] = ()) -> list[str]:
+    """The columns among `columns` that take more than one value within a group of `within`
+    (init=auto, he for relu and lecun for sigmoid, does not vary within an activation; the device
+    of scratch, always cpu, not within an implementation)."""
+    if runs.empty:
+        return []
+    if within:
+        return [c for c in columns if (runs.groupby(list(within))[c].nunique(dropna=False) > 1).any()]
+    return [c for c in columns if runs[c].nunique(dropna=False) > 1]
+
+
+def label(value) -> str:
+    """A value as a column or row label: 0.1, 1e-05, 40; as many digits as tell it apart."""
+    if isinstance(value, (float, np.floating)):
+        short = f"{value:g}"
+        return short if float(short) == value else repr(float(value))
+    return str(value)
+
+
+def configurations(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every configuration of each implementation that has a validation accuracy, best first:
+    best_val_acc (mean over seeds of each run's best), its std, test_acc_at_best (mean) and its
+    std, the mean best epoch, the mean final test accuracy, how many seeds ran and diverged."""
+    ok = runs[(runs.status != "failed") & runs.best_val_acc.notna()]
+    stats = ok.groupby(["impl", *CONFIG], dropna=False).agg(
+        best_val_acc=("best_val_acc", "mean"), val_std=("best_val_acc", "std"),
+        test_acc_at_best=("test_acc_at_best", "mean"), test_std=("test_acc_at_best", "std"),
+        best_epoch=("best_epoch", "mean"), final_test_acc=("final_test_acc", "mean"), seeds=("seed", "nunique"),
+        diverged=("status", lambda s: int((s == "diverged").sum()))).reset_index()
+    return stats.sort_values("best_val_acc", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def chosen(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group of `by` (and of every setting the runs vary: those are never pooled), the
+    configuration with the best mean validation accuracy over seeds, best first."""
+    stats = configurations(runs)
+    groups = list(dict.fromkeys(by + varying(runs, SETTINGS, within=["impl"])))
+    return stats.groupby(groups, sort=False, dropna=False).head(1) if groups else stats.head(1)
+
+
+def best_run(runs: pd.DataFrame) -> pd.Series | None:
+    """A run of the best configuration: its seed with the best validation accuracy (scratch first
+    among equal configurations); None when no run has a validation accuracy."""
+    top = chosen(runs[runs.impl == ("scratch" if "scratch" in set(runs.impl) else runs.impl.iloc[0])], [])
+    if top.empty:
+        return None
+    config = top.iloc[0]
+    mine = runs[(runs.impl == config.impl) & (runs.status != "failed")]
+    for column in CONFIG:
+        mine = mine[(mine[column] == config[column]) | (mine[column].isna() & pd.isna(config[column]))]
+    return mine.sort_values("best_val_acc", ascending=False, kind="stable").iloc[0]
+
+
+
+class NoNetwork(UsageError):
+    """A folder that chose no network: no run with a validation accuracy, or no parameter file of it."""
+
+
+def chosen_network(folder: Path, runs: pd.DataFrame):
+    """(the run of best_run, its parameters at its best validation epoch): the network the folder
+    chose. NoNetwork says why there is none to take; a damaged file is a UsageError naming it."""
+    run = best_run(runs)
+    if run is None:
+        raise NoNetwork(f"no run in {folder} has a validation accuracy to choose the best by (val_size 0); "
+                        "run the grid with a validation split")
+    path = param_files.path_of(folder, run.run_id, run.impl, "best")
+    if not path.exists():
+        raise NoNetwork(f"the parameters of the chosen run at its best epoch, {path.name}, are not in {path.parent} "
+                        "(written by an older version, or moved): run that run again")
+    network = param_files.load(path)
+    if not network.activation:  # written without its metadata
+        network.activation, network.loss = run.activation, run.loss
+    return run, network

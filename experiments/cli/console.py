@@ -1,0 +1,34 @@
+"""The console script (mlp-twins) and python -m experiments: experiments.cli.main.main, with an
+exit that an interruption cannot hang or clutter.
+
+An interrupted command, or one stopped by an error, leaves at once, without the interpreter's
+exit handlers: what it finished is on disk, and a worker killed while it sent a result can
+leave the pool's pipe half-written, which the handler that joins the pool's thread would wait
+on forever. Before it leaves, the semaphores of its queues are unlinked and multiprocessing's
+resource tracker is stopped (experiments.execution.interrupts).
+"""
+import os
+import signal
+import sys
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, interrupt)  # SIGTERM stops a command as Ctrl-C does, from the start
+    try:
+        # here, not above: numpy, pandas, ... take a second or so to import, and a Ctrl-C meanwhile is caught below
+        from experiments.cli.main import main as command
+        from experiments.cli.output import flush
+        from experiments.execution.interrupts import leave_quietly
+        code = command()
+    except KeyboardInterrupt:  # the command catches its own: this one came while it was starting
+        print("mlp-twins: interrupted before it started; nothing was written", file=sys.stderr)
+        os._exit(130)
+    flush()
+    if code in (2, 130):  # interrupted, or stopped by an error, perhaps with a pool's workers killed
+        leave_quietly()
+        os._exit(code)
+    sys.exit(code)

@@ -1,0 +1,57 @@
+"""The command line: mlp-twins (or python -m experiments) COMMAND ...
+
+    run        a grid of runs into a results folder            experiments.cli.run
+    train      one run (a grid of one)                         experiments.cli.run
+    inspect    tables, figures, the report, --against          experiments.cli.inspect
+    gradcheck  the hand-written gradients against torch        experiments.cli.gradcheck
+    bench      seconds per epoch against the alternatives      experiments.cli.bench
+
+Each command's module adds its parser and names the function that does the work below it.
+Every user mistake ends with one line on stderr and exit status 2; tracebacks are for bugs.
+"""
+import sys
+
+from experiments import __version__
+from experiments.cli import bench, gradcheck, inspect, run
+from experiments.cli.args import PROG, Parser
+from experiments.cli.output import flush
+from experiments.errors import UsageError
+from experiments.execution.runner import Interrupted
+
+KEPT = {"train": "; the epoch rows written so far are kept, and the same command trains the run again",
+        "run": "; the rows written so far are kept, and the same command resumes"}
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog=PROG, description="mlp-twins: the scratch network and its torch twin")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for module in (run, gradcheck, inspect, bench):
+        module.add_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """A command's exit status (SIGTERM is made a Ctrl-C by the console entry, experiments.cli.console)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.command_fn(args)
+    except UsageError as e:
+        flush()  # what the command printed comes before its error, in a file of both
+        print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except Interrupted as e:
+        print(f"{PROG} {args.command}: {e}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted{KEPT.get(args.command, '')}", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader of stdout left (| head): not an error of this command
+        flush()
+        return 141
+    except OSError as e:  # a path the system refuses (a name too long, a loop of links, ...): the user's to fix
+        if e.filename is None:
+            raise
+        print(f"{PROG} {args.command}: error: {e.filename}: {e.strerror or type(e).__name__}; choose another path",
+              file=sys.stderr)
+        return 2

@@ -1,0 +1,1 @@
+"""The digits: MNIST and Fashion-MNIST from IDX files, and the sample bundled with the package."""

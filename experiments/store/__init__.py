@@ -1,0 +1,1 @@
+"""A results folder: its files written safely, its row layout, parameter files and manifest."""

@@ -1,0 +1,1 @@
+"""Tools around the twins: gradient checks, benchmarks, predictions."""
