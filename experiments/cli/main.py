@@ -4,6 +4,7 @@
     train      one run (a grid of one)                         experiments.cli.run
     inspect    tables, figures, the report, --against          experiments.cli.inspect
     gradcheck  the hand-written gradients against torch        experiments.cli.gradcheck
+    compare-run  your network trained beside the twin           experiments.cli.gradcheck
     bench      seconds per epoch against the alternatives      experiments.cli.bench
 
 Each command's module adds its parser and names the function that does the work below it.
