@@ -8,29 +8,35 @@ PY := $(VENV)/bin/python
 
 .PHONY: run test lint cuda gradcheck bench clean
 
-$(VENV)/.installed: pyproject.toml
+# what `run` needs, and no test or lint tool
+$(VENV)/.installed-run: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,bench,dask]'
+	$(PY) -m pip install --quiet -e .
 	touch $@
 
-run: $(VENV)/.installed
+# and the tools of the tests, the benchmark, Dask and the search
+$(VENV)/.installed-test: $(VENV)/.installed-run
+	$(PY) -m pip install --quiet -e '.[dev,bench,dask,search]'
+	touch $@
+
+run: $(VENV)/.installed-run
 	$(VENV)/bin/mlp-twins run --grid default --workers 2
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 
-cuda: $(VENV)/.installed
+cuda: $(VENV)/.installed-test
 	$(PY) -m pytest -q -rs tests/test_cuda.py
 	$(VENV)/bin/mlp-twins bench --device cuda --out results/bench-cuda
 
-gradcheck: $(VENV)/.installed
+gradcheck: $(VENV)/.installed-run
 	$(VENV)/bin/mlp-twins gradcheck
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	$(VENV)/bin/mlp-twins bench
 
 clean:

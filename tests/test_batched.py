@@ -131,3 +131,19 @@ def test_the_best_epoch_kept_is_the_run_trained_for_that_many_epochs(sample, imp
         assert again.final.epoch == best.epoch
         assert rel(best.weights + best.biases, again.final.weights + again.final.biases) <= 1e-12
         assert rel(result.final.weights, again.final.weights) > 1e-3
+
+
+def test_runs_of_fewer_epochs_ride_in_a_longer_stack_as_its_first_epochs(sample):
+    """A stack of runs of 2 and 4 epochs trains 4: the 2-epoch run's rows and final parameters are
+    those of its single run (1e-9), and the stack is one unit."""
+    configs = [RunConfig(activation="sigmoid", loss="ce", lr=0.1, epochs=4, seed=1),
+               RunConfig(activation="sigmoid", loss="ce", lr=0.1, epochs=2, seed=1)]
+    assert len(stacks(configs)) == 1
+    long, short = train_unit(configs, sample)
+    (single,) = train_unit(configs[1:], sample)
+    assert len(long.epoch_rows) == 4 and len(short.epoch_rows) == 2 and short.final.epoch == 2
+    assert short.run_row["status"] == "ok" and short.run_row["epochs"] == 2
+    for row, theirs in zip(short.epoch_rows, single.epoch_rows, strict=True):
+        assert all(abs(row[m] - theirs[m]) <= 1e-9 * abs(theirs[m]) for m in METRICS)
+    assert rel(short.final.weights + short.final.biases, single.final.weights + single.final.biases) <= 1e-9
+    assert rel(long.epoch_rows[1]["train_loss"], short.epoch_rows[1]["train_loss"]) <= 1e-9  # the same network

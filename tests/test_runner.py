@@ -1,8 +1,10 @@
 """The runner: resuming, workers, diverged and failed runs, what a folder was made by, and inspect."""
+import io
 import json
 import os
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -185,7 +187,7 @@ def test_inspect_prints_the_tables_and_plots(reference, tmp_path):
     done = cli("inspect", out, "--plot")
     assert done.returncode == 0, done.stderr
     text = done.stdout
-    assert "final_test_acc, mean ± std over seeds" in text and "Parity" in text and "Best configuration" in text
+    assert "final_test_acc, mean ±" in text and "Parity" in text and "Best configuration" in text
     # the comparison table shows each cell's value (one seed here) under a plain header
     cell = runs[(runs.impl == "scratch") & (runs.loss == "ce") & (runs.lr == 0.5)].final_test_acc.iloc[0]
     assert f"{cell:.4f}" in text and "scratch, lr 0.5" in text and "('scratch'" not in text
@@ -200,7 +202,13 @@ def test_inspect_prints_the_tables_and_plots(reference, tmp_path):
     assert md.returncode == 0 and "| scratch, lr 0.1 |" in re.sub(" +", " ", md.stdout)
     assert "| activation | loss | scratch, lr 0.1 |" in re.sub(" +", " ", md.stdout) and "('" not in md.stdout
     csv = cli("inspect", out, "--format", "csv")
-    assert "activation,loss,\"scratch, lr 0.1\"" in csv.stdout
+    table = pd.read_csv(io.StringIO(csv.stdout.split("\n\n")[2]))  # the comparison: a number a column
+    assert list(table.columns) == ["activation", "loss", "impl", "lr", "n_seeds", "mean_final_test_acc",
+                                   "std_final_test_acc", "ci_low", "ci_high", "rank_final_test_acc"]
+    mine = table[(table.impl == "scratch") & (table.loss == "ce") & (table.lr == 0.5)].iloc[0]
+    assert mine.mean_final_test_acc == cell and mine.n_seeds == 1 and np.isnan(mine.ci_low)
+    assert table.rank_final_test_acc.min() == 1 and table.loc[table.rank_final_test_acc.idxmin()].mean_final_test_acc \
+        == table.mean_final_test_acc.max()
 
 
 @pytest.mark.parametrize("axis,values", [("batch_size", [10, 200]), ("l2", [0.0, 5.0])])
@@ -218,11 +226,12 @@ def test_tables_keep_apart_what_a_grid_varies_besides_seeds(tmp_path, axis, valu
     for value in values:
         seeds = runs[runs[axis] == value].final_test_acc
         row = table.xs(value, level=axis).iloc[0]["scratch, lr 0.5"]
-        assert row == f"{seeds.mean():.4f} ± {seeds.std():.4f}"
+        half = 12.706204736174698 * seeds.std() / 2 ** 0.5  # t_(0.975, 1) s / sqrt(2): two seeds
+        assert row == f"{seeds.mean():.4f} ± {half:.4f}"
     top = best(runs)
     assert len(top) == 1 and top[axis].iloc[0] in values  # the best of the two, chosen on validation
     chosen = runs[runs[axis] == top[axis].iloc[0]]
-    assert top.best_val_acc.iloc[0] == pytest.approx(chosen.best_val_acc.mean())
+    assert top.mean_best_val_acc.iloc[0] == pytest.approx(chosen.best_val_acc.mean())
     assert runs.groupby(axis).best_val_acc.mean().idxmax() == top[axis].iloc[0]
 
 

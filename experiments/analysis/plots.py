@@ -163,17 +163,22 @@ def first_layer(run: pd.Series, network: param_files.NetworkFile, path: Path) ->
 
 def network_at_work(run: pd.Series, network: param_files.NetworkFile, image: np.ndarray, label_: int,
                     path: Path) -> Path:
-    """3Blue1Brown's picture: one digit going through the network, every layer a column of
-    neurons shaded by its activation (the 784 input pixels as the 28x28 image), the
+    """3Blue1Brown's picture of the chosen network reading a test digit (see `reading`)."""
+    net = Network(network.weights, network.biases, run.activation, run.loss)
+    return reading(net, image, f"input: a test {label_}", f"The network at work: {run_label(run, network)}", path)
+
+
+def reading(net: Network, image: np.ndarray, caption: str, title: str, path: Path) -> Path:
+    """3Blue1Brown's picture: one digit (784 inputs in [0, 1]) going through the network, every
+    layer a column of neurons shaded by its activation (the input as the 28x28 image), the
     connections between the small layers drawn by the sign and size of their weights."""
-    weights, biases = network.weights, network.biases
-    net = Network(weights, biases, run.activation, run.loss)
-    _, activations = net.forward(image[None, :].astype(weights[0].dtype))
+    weights = net.weights
+    _, activations = net.forward(np.asarray(image, dtype=weights[0].dtype).reshape(1, -1))
     layers = [a[0] for a in activations[1:]]  # the hidden layers and the output a^L
     fig = plt.figure(figsize=(10, 6))
     ax_image = fig.add_axes([0.02, 0.25, 0.22, 0.5])
-    ax_image.imshow(image.reshape(28, 28), cmap="gray_r")
-    ax_image.set_title(f"input: a test {label_}\n(784 pixels)", fontsize=9)
+    ax_image.imshow(np.reshape(image, (28, 28)), cmap="gray", vmin=0, vmax=1)
+    ax_image.set_title(f"{caption}\n(784 pixels)", fontsize=9)
     ax_image.axis("off")
     ax = fig.add_axes([0.27, 0.02, 0.71, 0.9])
     xs = np.linspace(0.0, 1.0, len(layers))
@@ -202,8 +207,7 @@ def network_at_work(run: pd.Series, network: param_files.NetworkFile, image: np.
     ax.set_xlim(-0.08, 1.15)
     ax.set_ylim(-0.05, 1.15)
     ax.axis("off")
-    fig.suptitle(f"The network at work: {run_label(run, network)}; bright = active, connections red +, blue -",
-                 fontsize=9)
+    fig.suptitle(f"{title}; bright = active, connections red +, blue -", fontsize=9)
     return save(fig, path, tight=False)
 
 

@@ -13,14 +13,28 @@ figures are the PNG files beside it, and report.html, self-contained (figures in
 """
 import base64
 import html
+import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from experiments.analysis import plots
-from experiments.analysis.selection import chosen, chosen_network, configurations, label, load, varying
+from experiments.analysis.selection import (
+    chosen,
+    chosen_network,
+    configurations,
+    contenders,
+    label,
+    load,
+    per_seed,
+    searched,
+    varying,
+)
+from experiments.analysis.stats import Difference, difference
 from experiments.analysis.tables import parity, render
+from experiments.analysis.tryit import tryit_html
 from experiments.errors import UsageError
 from experiments.spec.config import KNOBS, QUESTIONS, SETTINGS
 from experiments.store.files import make_folder, why, write_atomic
@@ -28,6 +42,7 @@ from experiments.store.files import make_folder, why, write_atomic
 KNOB_QUESTIONS = {"l2": "Which L2 strength?", "momentum": "Which momentum?", "lr_decay": "Which learning-rate decay?",
                   "batch_size": "Which batch size?", "init": "Which initialisation?", "epochs": "How many epochs?"}
 CHANCE = 0.2  # a final test accuracy below this is "near chance" (0.1 for ten digits)
+MANY_SEEDS = 100  # beyond this, a difference is too small to chase with seeds
 CHAOTIC = 1e-6  # twins whose train_loss parts by more than this, relative, have left rounding behind
 
 
@@ -36,8 +51,10 @@ class Section:
     """A question's answer: paragraphs, tables and figures; or, when the folder cannot answer it,
     the reason (`unanswered`), listed at the top of the page."""
     title: str
-    blocks: list = field(default_factory=list)  # ("p", text) | ("table", DataFrame) | ("figure", path, caption)
+    # ("p", text) | ("table", DataFrame) | ("figure", path, caption) | ("html", fragment, what markdown says instead)
+    blocks: list = field(default_factory=list)
     unanswered: str | None = None
+    facts: dict = field(default_factory=dict)  # the numbers behind the sentences, by name
 
     def p(self, text: str) -> None:
         self.blocks.append(("p", text))
@@ -48,6 +65,10 @@ class Section:
     def figure(self, path: Path, caption: str) -> None:
         self.blocks.append(("figure", path, caption))
 
+    def html(self, fragment: str, instead: str) -> None:
+        """A part of the HTML page only (the markdown page says `instead`)."""
+        self.blocks.append(("html", fragment, instead))
+
 
 def pct(value: float) -> str:
     return f"{100 * value:.2f}%"
@@ -57,13 +78,45 @@ def reference_impl(runs: pd.DataFrame) -> str:
     return "scratch" if "scratch" in set(runs.impl) else runs.impl.iloc[0]
 
 
+def shown_value(value) -> str:
+    """A value for people: a number to four significant digits (a searched 0.0954141... is 0.09541)."""
+    return f"{value:.4g}" if isinstance(value, float) else label(value)
+
+
 def setting_of(row: pd.Series, keys: list[str]) -> str:
-    return ", ".join(f"{k} {label(row[k])}" for k in keys if k in row and not pd.isna(row[k]))
+    return ", ".join(f"{k} {shown_value(row[k])}" for k in keys if k in row and not pd.isna(row[k]))
 
 
-def spread(mean: float, std: float, seeds: int) -> str:
-    """`mean% ± std%` over seeds, or the value alone for one seed."""
-    return pct(mean) if seeds < 2 or pd.isna(std) else f"{pct(mean)} ± {pct(std)}"
+def with_ci(mean: float, low: float, n: int) -> str:
+    """`96.32% ± 0.40`: a mean over seeds and the half-width of its 95% interval, in points; the
+    value alone for one seed."""
+    return pct(mean) if n < 2 or pd.isna(low) else f"{pct(mean)} ± {100 * (mean - low):.2f}"
+
+
+def points(value: float) -> str:
+    return f"{100 * value:+.2f}"
+
+
+def seeds_phrase(n: float) -> str:
+    if n == math.inf:
+        return "no number of seeds would resolve a difference this small (the two are level)"
+    if n > MANY_SEEDS:
+        return f"more than {MANY_SEEDS} seeds would be needed to resolve a difference this small"
+    return f"about {int(n)} seeds would resolve a difference of this size"
+
+
+def verdict(d: Difference, a: str, b: str) -> str:
+    """What the interval of A - B says: which is better, or that the seeds do not tell them apart."""
+    how = f"paired over the {d.n} seeds both ran" if d.paired else "Welch's, the runs sharing no seed"
+    if math.isnan(d.low):
+        return (f"{a} - {b} = {points(d.mean)} points on the test set; with {d.n} seed(s) there is no interval: "
+                "run more seeds to compare them")
+    text = f"{a} - {b} = {points(d.mean)} points on the test set (95% CI {points(d.low)} to {points(d.high)}, {how}): "
+    if d.verdict == "A":
+        return text + f"**{a} is better**"
+    if d.verdict == "B":
+        return text + f"**{b} is better** on the test set, though the validation set chose {a}"
+    return text + f"**not told apart by {d.n} seeds**; {seeds_phrase(d.seeds_needed)}"
 
 
 def others(runs: pd.DataFrame, axis: str) -> list[str]:
@@ -73,8 +126,9 @@ def others(runs: pd.DataFrame, axis: str) -> list[str]:
 
 
 def question(runs: pd.DataFrame, axis: str, title: str, folder: Path, tag: str = "") -> Section:
-    """Best of each choice of `axis`, the difference against the spread over seeds, and how the
-    answer depends on the learning rate."""
+    """The best configuration of each choice of `axis` (chosen on validation), the test-accuracy
+    difference of the best against each other with its 95% interval paired by seed, and how the
+    answer depends on the learning rate. facts: axis, best, and the Difference per other choice."""
     section = Section(title)
     impl = reference_impl(runs)
     mine = runs[runs.impl == impl]
@@ -82,24 +136,21 @@ def question(runs: pd.DataFrame, axis: str, title: str, folder: Path, tag: str =
     hyper = others(mine, axis)
     section.table(pd.DataFrame([{axis: label(row[axis]), "chosen configuration": setting_of(row, hyper),
                                  "validation": pct(row.best_val_acc),
-                                 "test (mean ± std over seeds)": spread(row.test_acc_at_best, row.test_std, row.seeds),
+                                 "test, mean ± 95% CI": with_ci(row.test_acc_at_best, row.test_low, row.seeds),
                                  "seeds": int(row.seeds)} for _, row in best.iterrows()]))
     if len(best) < 2:
         section.p(f"Only {axis} {label(best[axis].iloc[0])} has runs with a validation accuracy.")
         return section
-    a, b = best.iloc[0], best.iloc[1]
-    diff = a.test_acc_at_best - b.test_acc_at_best
+    a = best.iloc[0]
+    differences = {label(b[axis]): difference(per_seed(mine, a), per_seed(mine, b))
+                   for _, b in best.iloc[1:].iterrows()}
+    section.facts = {"axis": axis, "best": label(a[axis]), "differences": differences}
+    runner_up = best.iloc[1]
     text = (f"Chosen on validation accuracy ({impl} runs), the best {axis} is **{label(a[axis])}**: "
-            f"{pct(a.best_val_acc)} on the validation set against {pct(b.best_val_acc)} for the best {axis} "
-            f"{label(b[axis])} configuration. On the test set they reach {pct(a.test_acc_at_best)} and "
-            f"{pct(b.test_acc_at_best)}, a difference of {100 * diff:+.2f} points")
-    if min(a.seeds, b.seeds) >= 2:
-        width = max(a.test_std, b.test_std)
-        verdict = "larger than" if abs(diff) > width else "within"
-        text += (f", {verdict} the spread over seeds (the larger standard deviation of the two, "
-                 f"{100 * width:.2f} points).")
-    else:
-        text += "; with one seed, there is no spread over seeds to compare it with."
+            f"{pct(a.best_val_acc)} on the validation set against {pct(runner_up.best_val_acc)} for the best "
+            f"{axis} {label(runner_up[axis])} configuration. ")
+    text += " ".join(verdict(d, f"{axis} {label(a[axis])}", f"{axis} {other}") + "."
+                     for other, d in differences.items())
     section.p(text)
     if mine.lr.nunique() > 1:
         table = chosen(mine, [axis, "lr"]).pivot(index="lr", columns=axis, values="test_acc_at_best")
@@ -113,62 +164,111 @@ def question(runs: pd.DataFrame, axis: str, title: str, folder: Path, tag: str =
     return section
 
 
+# how far an axis can go, and a value beyond the grid's edge to try: (lowest, highest) and the step out
+BOUNDS = {"lr": (0, math.inf), "l2": (0, math.inf), "momentum": (0, 1), "lr_decay": (0, 1), "epochs": (1, math.inf),
+          "batch_size": (1, math.inf)}
+
+
+def beyond(axis: str, value: float, side: str) -> str:
+    """A value past the edge of an axis, for the suggestion to widen it."""
+    if axis in ("lr", "l2"):
+        return label(value * 3 if side == "largest" else value / 3) if value else label(0)
+    if axis == "momentum":
+        return label(round(1 - (1 - value) / 2, 4) if side == "largest" else value / 2)
+    if axis == "lr_decay":
+        return label(round(1 - (1 - value) * 2, 4) if side == "smallest" else min(1.0, 1 - (1 - value) / 2))
+    return label(int(value * 2) if side == "largest" else max(1, int(value // 2)))
+
+
+def edges(runs: pd.DataFrame, config: pd.Series) -> dict[str, str]:
+    """The numeric axes whose chosen value is the smallest or the largest the runs tried, where the
+    axis could go further: axis -> "smallest" or "largest"."""
+    found = {}
+    for axis in varying(runs, list(BOUNDS), within=QUESTIONS):
+        tried = sorted(runs[(runs.activation == config.activation) & (runs.loss == config.loss)][axis].unique())
+        if len(tried) < 2:
+            continue
+        low, high = BOUNDS[axis]
+        if config[axis] == tried[-1] and config[axis] < high and not (axis == "lr_decay" and config[axis] >= 1):
+            found[axis] = "largest"
+        elif config[axis] == tried[0] and config[axis] > low:
+            found[axis] = "smallest"
+    return found
+
+
 def best_configurations(runs: pd.DataFrame, top: int = 5) -> Section:
-    """The configurations with the best mean validation accuracy, and their test accuracy."""
+    """The configurations with the best mean validation accuracy, their test accuracy with its
+    interval, and the axes on whose edge the best lies. facts: best (its row), edges."""
     section = Section("The best configuration")
     impl = reference_impl(runs)
-    stats = configurations(runs[runs.impl == impl])
-    shown = [c for c in dict.fromkeys(QUESTIONS + varying(runs, SETTINGS + KNOBS, within=QUESTIONS + ["impl"])
-                                      + ["lr"])]
+    mine = runs[runs.impl == impl]
+    stats = configurations(mine)
+    shown = [c for c in dict.fromkeys(QUESTIONS + varying(runs, SETTINGS, within=QUESTIONS + ["impl"]) + ["lr"]
+                                      + varying(runs, [k for k in KNOBS if k != "init"]))]
     section.table(pd.DataFrame([{"configuration": setting_of(row, shown), "validation": pct(row.best_val_acc),
-                                 "test (mean ± std over seeds)": spread(row.test_acc_at_best, row.test_std, row.seeds),
+                                 "test, mean ± 95% CI": with_ci(row.test_acc_at_best, row.test_low, row.seeds),
                                  "best epoch (mean)": f"{row.best_epoch:.0f}", "seeds": int(row.seeds)}
                                 for _, row in stats.head(top).iterrows()]))
     best = stats.iloc[0]
-    test = spread(best.test_acc_at_best, best.test_std, best.seeds)
+    test = with_ci(best.test_acc_at_best, best.test_low, best.seeds)
     section.p(f"Of the {len(stats)} configurations, the one with the best mean validation accuracy ({impl} runs, "
               f"{int(best.seeds)} seed(s), each at its best epoch) is **{setting_of(best, shown)}**: "
-              f"{pct(best.best_val_acc)} on the validation set, and **{test}** on the test set, which chose nothing.")
+              f"{pct(best.best_val_acc)} on the validation set, and **{test}** on the test set (mean and the "
+              "half-width of its 95% interval over seeds), which chose nothing.")
+    if len(stats) > 1:
+        second = stats.iloc[1]
+        d = difference(per_seed(mine, best), per_seed(mine, second))
+        section.p(f"Against the runner-up ({setting_of(second, shown)}): "
+                  + verdict(d, "the best", "the runner-up") + ".")
+    section.facts = {"best": best, "edges": edges(mine, best)}
+    for axis, side in section.facts["edges"].items():
+        section.p(f"**{axis} {label(best[axis])} is the {side} {axis} the runs tried**: the best may lie beyond "
+                  f"the grid's edge. Widen the {axis} axis (for example to {beyond(axis, best[axis], side)}) before "
+                  "taking this value as the answer.")
     if best.diverged:
         section.p(f"Beware: {int(best.diverged)} of its {int(best.seeds)} seed(s) diverged (the loss became NaN or "
-                  "infinite); their accuracies are those of the epochs they reached, and the networks they ended "
-                  "with compute nothing.")
+                  "infinite); their accuracies are those of the epochs they reached before.")
     return section
 
 
 def learning_rates(runs: pd.DataFrame, folder: Path, where: str = "", tag: str = "") -> Section:
+    """Per activation and loss: the learning rate chosen on validation, the rates the seeds cannot
+    tell apart from it, the test accuracy there, and where training breaks down."""
     section = Section("Which learning rate?" + where)
     impl = reference_impl(runs)
     mine = runs[runs.impl == impl]
-    rows, widths = [], []
+    rows, close_counts = [], []
     for (activation, loss), group in mine.groupby(QUESTIONS):
-        per_lr = chosen(group, ["lr"]).set_index("lr").sort_index()  # the best other knobs at each rate
-        if per_lr.empty:
+        per_lr = {row.lr: row for _, row in chosen(group, ["lr"]).iterrows()}  # the best other knobs at each rate
+        if not per_lr:
             continue
-        best_lr = per_lr.best_val_acc.idxmax()
-        width = 0.0 if pd.isna(per_lr.val_std[best_lr]) else per_lr.val_std[best_lr]
-        close = per_lr.index[per_lr.best_val_acc >= per_lr.best_val_acc[best_lr] - width]
+        best_lr = max(per_lr, key=lambda lr: per_lr[lr].best_val_acc)
+        top = per_lr[best_lr]
+        top_seeds = per_seed(group, top, "best_val_acc")
+        close = sorted(lr for lr, row in per_lr.items() if lr != best_lr
+                       and difference(top_seeds, per_seed(group, row, "best_val_acc")).verdict == "tie")
         finals = group[group.status != "failed"].groupby("lr").agg(
             final=("final_test_acc", "mean"), diverged=("status", lambda s: (s == "diverged").any()))
         broken = finals.index[finals.diverged | (finals.final < CHANCE)]
-        widths.append(len(close))
-        rows.append({"activation": activation, "loss": loss, "best lr (validation)": label(best_lr),
-                     "within one seed-spread of it": ", ".join(label(lr) for lr in close if lr != best_lr)
-                     or "none other",
-                     "test accuracy there": spread(per_lr.test_acc_at_best[best_lr], per_lr.test_std[best_lr],
-                                                   per_lr.seeds[best_lr]),
+        close_counts.append(len(close) + 1)
+        edge = "largest tried" if best_lr == max(per_lr) else "smallest tried" if best_lr == min(per_lr) else ""
+        rows.append({"activation": activation, "loss": loss, "best lr (validation)": label(best_lr)
+                     + (f" ({edge}: widen the lr axis)" if edge else ""),
+                     "not told apart from it (validation, 95%)": ", ".join(label(lr) for lr in close) or "none",
+                     "test accuracy there, mean ± 95% CI": with_ci(top.test_acc_at_best, top.test_low, top.seeds),
                      "breaks down from": label(broken.min()) if len(broken) else "not in this grid"})
     table = pd.DataFrame(rows)
     section.table(table)
     broken = table[table["breaks down from"] != "not in this grid"]
-    widest = table.iloc[max(range(len(widths)), key=widths.__getitem__)] if widths and max(widths) > 1 else None
+    widest = table.iloc[max(range(len(close_counts)), key=close_counts.__getitem__)] \
+        if close_counts and max(close_counts) > 1 else None
     section.p(f"For each activation and loss, the learning rate with the best mean validation accuracy ({impl} runs, "
-              "over seeds; any other knob at its best for that rate), the rates whose mean validation accuracy is "
-              "within one standard deviation over seeds of it, and the smallest rate at which a run diverged or the "
-              f"runs ended near chance on average (final test accuracy below {pct(CHANCE)}). {len(broken)} of the "
-              f"{len(table)} pairs break down inside the grid"
-              + (f"; the rate matters least for {widest.activation}/{widest.loss} ({max(widths)} rates within one "
-                 "seed-spread of its best)." if widest is not None else "."))
+              "over seeds; any other knob at its best for that rate), the rates whose validation accuracy the seeds "
+              "cannot tell apart from it (the 95% interval of the paired difference holds 0), and the smallest rate "
+              f"at which a run diverged or the runs ended near chance on average (final test accuracy below "
+              f"{pct(CHANCE)}). {len(broken)} of the {len(table)} pairs break down inside the grid"
+              + (f"; the rate matters least for {widest.activation}/{widest.loss} ({max(close_counts)} rates not told "
+                 "apart)." if widest is not None else "."))
     section.figure(plots.lr_sweep(runs, folder / "plots" / f"report_lr_sweep{tag}.png"),
                    "Final test accuracy against the learning rate, one panel per loss")
     return section
@@ -229,6 +329,8 @@ def network(runs: pd.DataFrame, folder: Path, data_root: str | None) -> Section:
               f"{plots.run_label(run, net)}; its test accuracy there is {pct(run.test_acc_at_best)}. Its first hidden "
               "layer's neurons each weigh the 784 pixels: red where ink raises the neuron's input, blue where it "
               "lowers it.")
+    section.html(tryit_html(net.weights, net.biases, run.activation, run.loss, "Try it: draw a digit"),
+                 "In report.html, a canvas lets you draw a digit and watch this network read it.")
     return section
 
 
@@ -247,9 +349,77 @@ def apart(runs: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     return parts
 
 
+def search_section(runs: pd.DataFrame, folder: Path) -> Section:
+    """What a search found: its trials (one seed each), where the best validation accuracy last
+    improved, the configurations it ran again on more seeds with their test accuracy and interval,
+    and Optuna's figures of its history and of the importance of each parameter. facts: trials,
+    best_value, last_improved, confirmed (rows of `configurations`)."""
+    import optuna  # the search extra: only a search's folder needs it
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from optuna.trial import TrialState
+    section = Section("What did the search find?")
+    path = folder / "study.journal"
+    if not path.exists():
+        section.unanswered = f"What did the search find? (its study, {path.name}, is not in {folder})"
+        return section
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = JournalStorage(JournalFileBackend(str(path)))
+    (name,) = optuna.get_all_study_names(storage)[:1] or [None]
+    study = optuna.load_study(study_name=name, storage=storage)
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not trials:
+        section.unanswered = "What did the search find? (no trial is complete yet)"
+        return section
+    values = [t.value for t in sorted(trials, key=lambda t: t.number)]
+    running = pd.Series(values).cummax()
+    last_improved = int((running.diff().fillna(1) > 0)[::-1].idxmax()) + 1
+    impl = reference_impl(runs)
+    mine = runs[runs.impl == impl]
+    stats = configurations(mine)
+    confirmed = stats[stats.seeds == stats.seeds.max()] if stats.seeds.max() > 1 else stats.head(0)
+    shown = [c for c in dict.fromkeys(QUESTIONS + ["lr"] + varying(mine, [k for k in KNOBS if k != "init"]))]
+    section.facts = {"trials": len(trials), "best_value": study.best_value, "last_improved": last_improved,
+                     "confirmed": confirmed}
+    section.p(f"The search ({name}) completed {len(trials)} trials, each a run on one seed, chosen by Optuna's TPE "
+              f"sampler on the validation accuracy at the run's best epoch. The best, trial {study.best_trial.number}, "
+              f"reached {pct(study.best_value)} on the validation set; the best so far last improved at trial "
+              f"{last_improved} of {len(trials)}"
+              + (", so more trials may still find better." if last_improved > 0.8 * len(trials) else
+                 ": the search had stalled well before its end."))
+    if len(confirmed):
+        section.table(pd.DataFrame([{"configuration": setting_of(row, shown), "validation": pct(row.best_val_acc),
+                                     "test, mean ± 95% CI": with_ci(row.test_acc_at_best, row.test_low, row.seeds),
+                                     "best epoch (mean)": f"{row.best_epoch:.0f}", "seeds": int(row.seeds)}
+                                    for _, row in confirmed.iterrows()]))
+        top = confirmed.iloc[0]
+        section.p(f"Run again on {int(top.seeds)} seeds, the best of them on the validation set is "
+                  f"**{setting_of(top, shown)}**: **{with_ci(top.test_acc_at_best, top.test_low, top.seeds)}** on "
+                  "the test set, which chose nothing. "
+                  + " ".join(f"Against {setting_of(other, shown)}: "
+                             + verdict(difference(per_seed(mine, top), per_seed(mine, other)), "the best", "it") + "."
+                             for _, other in confirmed.iloc[1:].iterrows()))
+    with warnings.catch_warnings():  # Optuna's matplotlib figures are marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        history = optuna.visualization.matplotlib.plot_optimization_history(study)
+        section.figure(plots.save(history.figure, folder / "plots" / "report_search_history.png"),
+                       "Validation accuracy of every trial, and the best so far (Optuna)")
+        if len(trials) >= 4 and len(study.best_trial.params) > 1:
+            importances = optuna.visualization.matplotlib.plot_param_importances(study)
+            section.figure(plots.save(importances.figure, folder / "plots" / "report_search_importance.png"),
+                           "How much of the validation accuracy each parameter explains (Optuna's fANOVA)")
+    return section
+
+
 def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str, list[Section], list[str]]:
     """(the page's introduction, its sections, the questions this folder cannot answer and why)."""
     runs, epochs = tables if tables is not None else load(folder)
+    try:
+        make_folder(folder / "plots")
+    except OSError as e:
+        raise UsageError(f"cannot write to {folder / 'plots'} ({why(e)}); check the folder's permissions") from None
+    found = search_section(runs, folder) if searched(folder) else None
+    runs = contenders(runs, folder)  # a search's questions are answered by the configurations it ran again
     ok = runs[runs.status != "failed"]
     settings = {k: sorted(map(label, runs[k].unique())) for k in SETTINGS}
     counts = runs.status.value_counts().to_dict()
@@ -268,6 +438,13 @@ def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str,
         intro += ("These runs have no validation set (val_size 0), so nothing below is chosen: choosing on the "
                   "test set would flatter the result.")
     sections, missing = [], []
+    if found is not None:
+        intro += (" The runs compared below are the configurations the search ran again on more seeds; its "
+                  "trials, one seed each, are in the first section.")
+        if found.unanswered:
+            missing.append(found.unanswered)
+        else:
+            sections.append(found)
     if has_val:
         sections.append(best_configurations(ok))
     questions = [("activation", "Sigmoid or ReLU?"), ("loss", "Quadratic loss or cross-entropy?")]
@@ -317,6 +494,8 @@ def markdown(folder: Path, intro: str, sections: list[Section], missing: list[st
                 out += [rest[0], ""]
             elif kind == "table":
                 out += [render(rest[0], "markdown", index=False), ""]
+            elif kind == "html":
+                out += [rest[1], ""]
             else:
                 path, caption = rest
                 out += [f"![{caption}]({path.relative_to(folder).as_posix()})", ""]
@@ -340,6 +519,8 @@ def page(folder: Path, intro: str, sections: list[Section], missing: list[str]) 
                 body.append(f"<p>{inline(rest[0])}</p>")
             elif kind == "table":
                 body.append(rest[0].to_html(index=False, border=0, classes="table"))
+            elif kind == "html":
+                body.append(rest[0])
             else:
                 path, caption = rest
                 data = base64.b64encode(path.read_bytes()).decode()
@@ -354,10 +535,6 @@ def page(folder: Path, intro: str, sections: list[Section], missing: list[str]) 
 
 def write_report(folder: str | Path, data_root: str | None = None, tables=None) -> list[Path]:
     folder = Path(folder)
-    try:
-        make_folder(folder / "plots")
-    except OSError as e:
-        raise UsageError(f"cannot write to {folder / 'plots'} ({why(e)}); check the folder's permissions") from None
     intro, sections, missing = build(folder, data_root, tables)
     written = [folder / "report.md", folder / "report.html"]
     write_atomic(written[0], markdown(folder, intro, sections, missing).encode())

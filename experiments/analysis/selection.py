@@ -12,12 +12,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.analysis.stats import interval
 from experiments.errors import UsageError
 from experiments.spec.config import KNOBS, QUESTIONS, SETTINGS
 from experiments.store import params as param_files
 from experiments.store.folder import read_tables
+from experiments.store.manifest import peek
 
 CONFIG = QUESTIONS + SETTINGS + KNOBS  # a configuration: every axis but the seed and the implementation
+
+
+def searched(folder: str | Path) -> bool:
+    """Whether a search wrote the folder (its manifest says so)."""
+    grids = peek(Path(folder)).get("grids")
+    return isinstance(grids, list) and any(isinstance(g, dict) and g.get("search") for g in grids)
+
+
+def contenders(runs: pd.DataFrame, folder: str | Path) -> pd.DataFrame:
+    """The runs whose configurations compete to be the best. In a search's folder, those run on
+    the most seeds (the ones the search ran again): a trial's one seed would win by luck as
+    often as by merit. Elsewhere, every run."""
+    if not searched(folder) or runs.empty:
+        return runs
+    seeds = runs[runs.status != "failed"].groupby(CONFIG + ["impl"], dropna=False).seed.transform("nunique")
+    most = seeds.max()
+    return runs.loc[seeds.index[seeds == most]] if most > 1 else runs
 
 
 def load(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -50,15 +69,31 @@ def label(value) -> str:
 
 def configurations(runs: pd.DataFrame) -> pd.DataFrame:
     """Every configuration of each implementation that has a validation accuracy, best first:
-    best_val_acc (mean over seeds of each run's best), its std, test_acc_at_best (mean) and its
-    std, the mean best epoch, the mean final test accuracy, how many seeds ran and diverged."""
+    best_val_acc (mean over seeds of each run's best), its std, test_acc_at_best (mean), its std
+    and its 95% interval (test_low, test_high), the mean best epoch, the mean final test accuracy,
+    how many seeds ran and diverged."""
     ok = runs[(runs.status != "failed") & runs.best_val_acc.notna()]
     stats = ok.groupby(["impl", *CONFIG], dropna=False).agg(
         best_val_acc=("best_val_acc", "mean"), val_std=("best_val_acc", "std"),
         test_acc_at_best=("test_acc_at_best", "mean"), test_std=("test_acc_at_best", "std"),
+        test_low=("test_acc_at_best", lambda v: interval(v).low),
+        test_high=("test_acc_at_best", lambda v: interval(v).high),
         best_epoch=("best_epoch", "mean"), final_test_acc=("final_test_acc", "mean"), seeds=("seed", "nunique"),
         diverged=("status", lambda s: int((s == "diverged").sum()))).reset_index()
     return stats.sort_values("best_val_acc", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def runs_of(runs: pd.DataFrame, config: pd.Series) -> pd.DataFrame:
+    """The runs (one per seed) of a configuration: a row of `configurations`."""
+    mine = runs[(runs.impl == config.impl) & (runs.status != "failed")]
+    for column in CONFIG:
+        mine = mine[(mine[column] == config[column]) | (mine[column].isna() & pd.isna(config[column]))]
+    return mine
+
+
+def per_seed(runs: pd.DataFrame, config: pd.Series, metric: str = "test_acc_at_best") -> dict[int, float]:
+    """A configuration's `metric` by seed."""
+    return {int(r.seed): float(r[metric]) for _, r in runs_of(runs, config).iterrows()}
 
 
 def chosen(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -75,11 +110,7 @@ def best_run(runs: pd.DataFrame) -> pd.Series | None:
     top = chosen(runs[runs.impl == ("scratch" if "scratch" in set(runs.impl) else runs.impl.iloc[0])], [])
     if top.empty:
         return None
-    config = top.iloc[0]
-    mine = runs[(runs.impl == config.impl) & (runs.status != "failed")]
-    for column in CONFIG:
-        mine = mine[(mine[column] == config[column]) | (mine[column].isna() & pd.isna(config[column]))]
-    return mine.sort_values("best_val_acc", ascending=False, kind="stable").iloc[0]
+    return runs_of(runs, top.iloc[0]).sort_values("best_val_acc", ascending=False, kind="stable").iloc[0]
 
 
 
@@ -90,7 +121,7 @@ class NoNetwork(UsageError):
 def chosen_network(folder: Path, runs: pd.DataFrame):
     """(the run of best_run, its parameters at its best validation epoch): the network the folder
     chose. NoNetwork says why there is none to take; a damaged file is a UsageError naming it."""
-    run = best_run(runs)
+    run = best_run(contenders(runs, folder))
     if run is None:
         raise NoNetwork(f"no run in {folder} has a validation accuracy to choose the best by (val_size 0); "
                         "run the grid with a validation split")

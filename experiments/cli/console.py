@@ -13,11 +13,19 @@ import sys
 
 
 def interrupt(signum, frame):
+    """The first Ctrl-C, SIGTERM or SIGHUP stops the command; the ones after it are ignored, so that
+    a second signal cannot break the stopping (a lock released twice, a queue half-closed)."""
+    for name in STOPPING:
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
+STOPPING = [name for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+
+
 def main() -> None:
-    signal.signal(signal.SIGTERM, interrupt)  # SIGTERM stops a command as Ctrl-C does, from the start
+    for name in STOPPING:  # SIGTERM and SIGHUP stop a command as Ctrl-C does, from the start
+        signal.signal(getattr(signal, name), interrupt)
     try:
         # here, not above: numpy, pandas, ... take a second or so to import, and a Ctrl-C meanwhile is caught below
         from experiments.cli.main import main as command

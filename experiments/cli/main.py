@@ -2,7 +2,9 @@
 
     run        a grid of runs into a results folder            experiments.cli.run
     train      one run (a grid of one)                         experiments.cli.run
+    search     a search over ranges with Optuna                experiments.cli.search
     inspect    tables, figures, the report, --against          experiments.cli.inspect
+    predict    a trained network reads digits from images      experiments.cli.predict
     gradcheck  the hand-written gradients against torch        experiments.cli.gradcheck
     compare-run  your network trained beside the twin           experiments.cli.gradcheck
     bench      seconds per epoch against the alternatives      experiments.cli.bench
@@ -13,7 +15,7 @@ Every user mistake ends with one line on stderr and exit status 2; tracebacks ar
 import sys
 
 from experiments import __version__
-from experiments.cli import bench, gradcheck, inspect, run
+from experiments.cli import bench, gradcheck, inspect, predict, run, search
 from experiments.cli.args import PROG, Parser
 from experiments.cli.output import flush
 from experiments.errors import UsageError
@@ -27,7 +29,7 @@ def build_parser() -> Parser:
     parser = Parser(prog=PROG, description="mlp-twins: the scratch network and its torch twin")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (run, gradcheck, inspect, bench):
+    for module in (run, search, gradcheck, inspect, predict, bench):
         module.add_parsers(sub)
     return parser
 

@@ -19,6 +19,7 @@ from experiments.cli.args import (
 )
 from experiments.data.datasets import download
 from experiments.errors import UsageError
+from experiments.execution.plan import epochs_of
 from experiments.execution.progress import EpochLines
 from experiments.execution.runner import Plan, plan_grid, run_plan
 from experiments.spec.config import ENGINES, format_sizes
@@ -77,7 +78,7 @@ def describe_plan(plan: Plan) -> str:
     for k, unit in enumerate(plan.work, 1):
         c = unit[0]
         lines.append(f"  unit {k}: {c.impl} on {c.device}, {len(unit)} run(s) of {c.dataset} {format_sizes(c.sizes)} "
-                     f"{c.dtype} seed {c.seed}, {c.epochs} epochs, batch {c.batch_size}: "
+                     f"{c.dtype} seed {c.seed}, {epochs_of(unit)} epochs, batch {c.batch_size}: "
                      + ", ".join(f"{ci.activation}/{ci.loss} lr={ci.lr:g}" for ci in unit[:4])
                      + (f", ... ({len(unit) - 4} more)" if len(unit) > 4 else ""))
     workers = min(plan.workers, len(plan.work)) if plan.executor is None else "the cluster's"

@@ -111,5 +111,6 @@ def estimate_seconds(units: list[list[RunConfig]], n_images: dict[str, tuple[int
             timed[key] = step_seconds(c, k)
         n_train, n_eval = n_images[c.dataset, c.val_size]
         steps = math.ceil(n_train / c.batch_size) + n_eval / c.batch_size / 3
-        total += c.epochs * steps * timed[key] * (TORCH_FACTOR[engine] if c.impl == "torch" else 1.0)
+        total += max(ci.epochs for ci in unit) * steps * timed[key] * (TORCH_FACTOR[engine] if c.impl == "torch"
+                                                                         else 1.0)
     return total / max(1, min(workers, len(units)))

@@ -74,19 +74,23 @@ class Outcome:
 
 def plan_grid(configs: list[RunConfig], out: ResultsDir, name: str, axes: dict, overrides: list[str] = (),
               data_root: str | None = None, workers: int = 1, executor: Executor | None = None,
-              scheduler: str | None = None, engine: str = "batched", extend: bool = False) -> Plan:
+              scheduler: str | None = None, engine: str = "batched", extend: bool = False, search: bool = False,
+              continuing: bool = False) -> Plan:
     """Refuse, writing nothing, a folder of the wrong kind, data or a grid other than the folder's
-    (experiments.store.manifest), and units that would not fit in memory; what is left to run."""
+    (experiments.store.manifest), and units that would not fit in memory; what is left to run.
+    search: the runs are a batch of a search (axes: its space as JSON); continuing: a later batch
+    of the same command, which records no new session."""
     datasets = {dataset: places.dataset_for(dataset, data_root) for dataset in sorted({c.dataset for c in configs})}
     for c in configs:
         datasets[c.dataset].check_fits(c.val_size, c.batch_size)
     out.check()
     has_runs = bool(out.rows("runs.csv") or out.rows("epochs.csv"))
     done = out.completed()
+    session = None if continuing else manifests.session(workers, scheduler, engine,
+                                                        any(c.impl == "torch" for c in configs))
     manifest = manifests.check_and_update(
-        out.path / "manifest.json", manifests.grid_entry(name, axes, list(overrides), configs),
-        {dataset: manifests.data_entry(d, configs) for dataset, d in datasets.items()},
-        manifests.session(workers, scheduler, engine, any(c.impl == "torch" for c in configs)), extend, has_runs)
+        out.path / "manifest.json", manifests.grid_entry(name, axes, list(overrides), configs, search),
+        {dataset: manifests.data_entry(d, configs) for dataset, d in datasets.items()}, session, extend, has_runs)
     todo = [c for c in configs if (c.run_id, c.impl) not in done]
     work = units(todo, engine)
     at_once = workers if executor is None else 1

@@ -51,9 +51,10 @@ def seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(init_seq), np.random.default_rng(order_seq)
 
 
-def batches(c: RunConfig, n: int):
-    """The mini-batches of every epoch of a run (or a stack) of configuration c on n examples."""
-    return scratch.minibatches(n, c.batch_size, c.epochs, seed_streams(c.seed)[1])
+def batches(c: RunConfig, n: int, epochs: int | None = None):
+    """The mini-batches of every epoch of a run (or a stack) of configuration c on n examples: its
+    epochs, or `epochs` (the first epochs of a longer run are those of a shorter one)."""
+    return scratch.minibatches(n, c.batch_size, epochs or c.epochs, seed_streams(c.seed)[1])
 
 
 def initial_network(c: RunConfig) -> scratch.Network:
@@ -83,7 +84,7 @@ def engine(configs: list[RunConfig], train: Part, compiled: bool = False) -> Eng
     nets = [initial_network(ci) for ci in configs]
     knobs = {name: [getattr(ci, name) for ci in configs] for name in ("l2", "momentum", "lr_decay")}
     lrs = [ci.lr for ci in configs]
-    order = batches(c, len(train.x))
+    order = batches(c, len(train.x), max(ci.epochs for ci in configs))
     if c.impl == "scratch" and len(configs) == 1:
         (net,) = nets
         return Engine(scratch.train(net, train.x, train.labels, order, c.lr, c.l2, c.momentum, c.lr_decay),
@@ -168,8 +169,9 @@ def train_unit(configs: list[RunConfig], dataset: Dataset, on_epoch: Callable[[d
 
     After every epoch the loss and accuracy are measured on the whole training, validation and
     test sets. A network whose loss becomes NaN or infinite is recorded as diverged at that
-    epoch and gets no rows after it; the others go on. Each run's wall_s is its share of the
-    unit's time.
+    epoch and gets no rows after it; the others go on. A run of fewer epochs than its stack is
+    done after its last: its rows and final parameters are those of that epoch. Each run's
+    wall_s is its share of the unit's time.
     """
     if len({stack_key(c) for c in configs}) != 1:
         raise ValueError("train_unit takes configurations of one stack_key")
@@ -177,8 +179,10 @@ def train_unit(configs: list[RunConfig], dataset: Dataset, on_epoch: Callable[[d
     parts = {name: part for name, part in dataset.split(c.val_size).parts(c.dtype).items() if len(part.labels)}
     start = last = time.perf_counter()
     rows = [[] for _ in configs]
-    live = [True] * len(configs)
+    live = [True] * len(configs)  # still training: not diverged, epochs left
+    diverged = [False] * len(configs)
     best: list[Params | None] = [None] * len(configs)
+    final: list[Params | None] = [None] * len(configs)
     best_acc = [-math.inf] * len(configs)
     # a diverging run overflows on its way to inf/NaN, which is recorded as its status
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -194,15 +198,14 @@ def train_unit(configs: list[RunConfig], dataset: Dataset, on_epoch: Callable[[d
                 rows[k].append(row)
                 if on_epoch:
                     on_epoch(row)
-                live[k] = math.isfinite(row["train_loss"]) and math.isfinite(row["test_loss"])
+                diverged[k] = not (math.isfinite(row["train_loss"]) and math.isfinite(row["test_loss"]))
+                if diverged[k] or epoch == configs[k].epochs:
+                    live[k] = False
+                    final[k] = run.params(k)
+                    final[k].epoch = epoch
             last = now
             if not any(live):
                 break
     share = (time.perf_counter() - start) / len(configs)
-    results = []
-    for k, ck in enumerate(configs):
-        final = run.params(k)
-        final.epoch = rows[k][-1]["epoch"]
-        results.append(RunResult(run_row(ck, run.device, "ok" if live[k] else "diverged", rows[k], share), rows[k],
-                                 final, best[k]))
-    return results
+    return [RunResult(run_row(ck, run.device, "diverged" if diverged[k] else "ok", rows[k], share), rows[k],
+                      final[k], best[k]) for k, ck in enumerate(configs)]

@@ -10,7 +10,9 @@ Each field carries its own metadata: what it is (`help`), what it may hold (`che
     seed       the seed, over which results are averaged
 
 and `per_network`: whether the networks of one stack may differ in it (experiments.execution
-trains configurations equal in every other field as one stacked model).
+trains configurations equal in every other field as one stacked model; a run of fewer epochs
+than its stack is the first epochs of the stack's, since a run's mini-batches and learning rate
+in epoch t do not depend on how many epochs follow).
 
 A RunConfig is checked and resolved once, when it is made: `auto` values are replaced by what
 they stand for (init: lecun for sigmoid, he for relu; val_size: the dataset's default; device:
@@ -109,7 +111,7 @@ class RunConfig:
                                                  number(lambda v: 0 < v < math.inf, "> 0 and finite"), "knob", True,
                                                  "float"))
     batch_size: int = field(default=10, metadata=spec("mini-batch size m", integer(1), "knob", kind="int"))
-    epochs: int = field(default=30, metadata=spec("passes over the training set", integer(1), "knob", kind="int"))
+    epochs: int = field(default=30, metadata=spec("passes over the training set", integer(1), "knob", True, "int"))
     seed: int = field(default=0, metadata=spec("seeds the initial weights and the mini-batches", integer(0, 2 ** 32),
                                                "seed", kind="int"))
     init: str = field(default="auto", metadata=spec("initial weights: normal, lecun, he, or auto (lecun for "

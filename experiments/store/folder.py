@@ -40,7 +40,7 @@ from experiments.store.layout import (
 )
 
 ENTRIES = {"runs.csv": "file", "epochs.csv": "file", "manifest.json": "file", "params": "folder", "plots": "folder",
-           "report.md": "file", "report.html": "file", "study.db": "file"}
+           "report.md": "file", "report.html": "file", "study.journal": "file"}
 
 
 def check_entries(folder: Path) -> None:

@@ -1,6 +1,7 @@
 """manifest.json: what made a results folder, read back before anything is added to it.
 
-    grids     every grid that wrote there: its name, axes, engine and the (run_id, impl) of its runs
+    grids     every grid that wrote there: its name, axes, engine and the (run_id, impl) of its runs;
+              a search's entry holds its space, and the runs it has added so far
     data      per dataset: the checksum of its images and labels, where the files come from, the splits
     sessions  every command that wrote there: when, on which host, with which kernels and versions
 
@@ -78,9 +79,18 @@ def session(workers: int, scheduler: str | None, engine: str, uses_torch: bool) 
             "scheduler": scheduler}
 
 
-def grid_entry(name: str, axes: dict, overrides: list[str], configs: list[RunConfig]) -> dict:
-    return {"name": name, "axes": as_json(axes), "overrides": list(overrides), "runs": len(configs),
-            "run_ids": sorted(f"{c.run_id}-{c.impl}" for c in configs)}
+def grid_entry(name: str, axes: dict, overrides: list[str], configs: list[RunConfig], search: bool = False) -> dict:
+    """A grid's entry; a search's (search=True, axes its space as JSON) grows by the runs it adds."""
+    entry = {"name": name, "axes": axes if search else as_json(axes), "overrides": list(overrides),
+             "runs": len(configs), "run_ids": sorted(f"{c.run_id}-{c.impl}" for c in configs)}
+    return entry | ({"search": True} if search else {})
+
+
+def same_entry(known: dict, entry: dict) -> bool:
+    """Whether a manifest's entry is this grid's: its runs, or for a search its name and space."""
+    if entry.get("search"):
+        return bool(known.get("search")) and all(known[k] == entry[k] for k in ("name", "axes", "overrides"))
+    return known["run_ids"] == entry["run_ids"]
 
 
 def data_entry(dataset, configs: list[RunConfig]) -> dict:
@@ -168,10 +178,11 @@ def difference(old: dict, new: dict, shown: int = 3) -> str:
     return "; ".join(words) + (f"; and {len(pairs) - shown} more axes" if len(pairs) > shown else "")
 
 
-def check_and_update(path: Path, grid: dict, data: dict[str, dict], new_session: dict, extend: bool,
+def check_and_update(path: Path, grid: dict, data: dict[str, dict], new_session: dict | None, extend: bool,
                      has_runs: bool) -> dict:
     """The manifest to write for this command, after refusing data or a grid the folder was not
-    made with. `has_runs`: the folder already holds rows."""
+    made with. `has_runs`: the folder already holds rows. `new_session` None: the command's
+    session is already the last one (a search that plans batch after batch)."""
     folder = path.parent
     manifest = read(path)
     if manifest is None:
@@ -186,7 +197,7 @@ def check_and_update(path: Path, grid: dict, data: dict[str, dict], new_session:
                              f"{entry['checksum'][:12]} now: the files under the data root changed); point "
                              "--data-root at the data it was made with, or choose another --out")
     manifest["changed"] = False
-    same = [g for g in manifest["grids"] if g["run_ids"] == grid["run_ids"]]
+    same = [g for g in manifest["grids"] if same_entry(g, grid)]
     if not same and manifest["grids"] and not extend:
         last = manifest["grids"][-1]
         if grid["name"] == "train":
@@ -201,13 +212,18 @@ def check_and_update(path: Path, grid: dict, data: dict[str, dict], new_session:
     if not same:
         manifest["grids"].append(grid)
         manifest["changed"] = True  # a new grid: written even if all its runs were done
+    elif grid.get("search") and not set(grid["run_ids"]) <= set(same[0]["run_ids"]):
+        same[0]["run_ids"] = sorted(set(same[0]["run_ids"]) | set(grid["run_ids"]))
+        same[0]["runs"] = len(same[0]["run_ids"])
+        manifest["changed"] = True
     for name, entry in data.items():
         known = manifest["data"].get(name)
         if known:
             entry["validation"]["val_sizes"] = sorted(set(known["validation"]["val_sizes"])
                                                       | set(entry["validation"]["val_sizes"]))
         manifest["data"][name] = entry
-    manifest["sessions"].append(new_session)
+    if new_session is not None:
+        manifest["sessions"].append(new_session)
     return manifest
 
 
