@@ -15,20 +15,25 @@ Each hidden activation is applied to the whole stack and kept where a network us
 (np.where), each loss to the run of adjacent networks that use it. For speed, a step
 (1) reads f'(z^l) off a^l (a (1 - a) for sigmoid, [a > 0] for relu) instead of keeping z^l,
 (2) scales delta^L by each network's learning rate, so that backprop yields lr_k dC_k/dW
-directly and the velocity kept is u = lr_k v, and (3) writes the largest gradient into a
-buffer kept between steps. Each network's arithmetic is that of scratch.Network and
-scratch.sgd.SGD up to rounding, so each trajectory is the one of its single run
-(tests/test_batched.py).
+directly and the velocity kept is u = lr_k v, and (3) moves the first layer's weights, by far
+the largest array, as few times as the math allows: one BLAS gemm computes z^1 from W_1 in
+the layout it is stored in, and one more adds the step to W_1 in place, C <- C - (lr delta^1)^T x,
+without the gradient ever being written out on its own (`first_layer_step`). At batch 10
+these two products are bound by memory, not arithmetic (docs/performance.md). Each
+network's arithmetic is that of scratch.Network and scratch.sgd.SGD up to rounding, so each
+trajectory is the one of its single run (tests/test_batched.py).
 """
 from itertools import groupby
 from typing import Iterable, Iterator
 
 import numpy as np
+from scipy.linalg import blas
 
 from scratch.activations import ACTIVATIONS
 from scratch.network import Network
 from scratch.train import one_hot
 
+GEMM = {"float64": blas.dgemm, "float32": blas.sgemm}
 # f'(z) read off a = f(z): sigmoid' = a (1 - a), relu' = [z > 0] = [a > 0]
 PRIME_FROM_A = {"sigmoid": lambda a: a * (1.0 - a), "relu": lambda a: a > 0}
 
@@ -73,17 +78,20 @@ class StackedNetwork:
         self.losses = slices([net.loss for net in nets])
         if len(self.losses) != len({net.loss.name for net in nets}):
             raise ValueError("networks of one loss must be adjacent in a stack")
-        self._nabla_w1 = np.empty_like(self.weights[0])  # the largest gradient, reused every step
+        self.gemm = GEMM[np.dtype(dtype).name]  # C <- alpha op(A) op(B) + beta C, in the stack's dtype
 
     def __len__(self) -> int:
         return len(self.lr)
 
     def layer(self, l: int, a: np.ndarray) -> np.ndarray:
-        """z of layer l (0-based): a is x^T (n_0, m), shared, for l = 0 and (K, n_in, m) after."""
+        """z of layer l (0-based): a is the batch x (m, n_0), shared, for l = 0 and (K, n_in, m) after."""
         w, b = self.weights[l], self.biases[l][:, :, None]
         if l == 0:
             k, n_out, n_in = w.shape
-            return (w.reshape(k * n_out, n_in) @ a).reshape(k, n_out, -1) + b  # (K n_1, n_0) x (n_0, m)
+            # x W_1^T: (m, n_0) x (n_0, K n_1), read by BLAS in column-major order (as x^T and W_1^T, no
+            # copy), gives (m, K n_1) column-major, which is z^1 (K n_1, m) row-major
+            z = self.gemm(1.0, np.ascontiguousarray(a).T, w.reshape(k * n_out, n_in).T, trans_a=1).T
+            return z.reshape(k, n_out, -1) + b
         return w @ a + b  # (K, n_out, n_in) x (K, n_in, m) -> (K, n_out, m)
 
     def per_network(self, value_of) -> np.ndarray:
@@ -105,14 +113,14 @@ class StackedNetwork:
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """z^L (K, n_L, m) of every network for the examples x (m, n_0)."""
-        a = x.T
+        a = x
         for l in range(len(self.weights) - 1):
             a = self.hidden(self.layer(l, a))
         return self.layer(len(self.weights) - 1, a)
 
     def forward(self, x: np.ndarray) -> list[np.ndarray]:
-        """x^T (n_0, m), then the hidden activations a^1 ... a^(L-1) (K, n_l, m), then z^L."""
-        activations = [x.T]
+        """x (m, n_0), then the hidden activations a^1 ... a^(L-1) (K, n_l, m), then z^L."""
+        activations = [x]
         for l in range(len(self.weights) - 1):
             activations.append(self.hidden(self.layer(l, activations[-1])))
         return activations + [self.layer(len(self.weights) - 1, activations[-1])]
@@ -134,23 +142,54 @@ class StackedNetwork:
         columns, batched over k, and the update of scratch.sgd.SGD in terms of u = lr_k v."""
         *activations, z = self.forward(x)
         delta = self.output_delta(z, y)  # lr_k delta^L: every gradient below comes times lr_k
-        for l in range(len(self.weights) - 1, -1, -1):
-            if l > 0:
-                nabla_w = delta @ activations[l].transpose(0, 2, 1)  # (K, n_out, m) x (K, m, n_in)
-            else:
-                k, n_out, m = delta.shape  # (K n_1, m) x (m, n_0) -> (K n_1, n_0), into the kept buffer
-                nabla_w = np.matmul(delta.reshape(k * n_out, m), x, out=self._nabla_w1.reshape(k * n_out, -1))
-                nabla_w = nabla_w.reshape(self.weights[0].shape)  # (K, n_1, n_0)
-            nabla_b = delta.sum(axis=2)
-            if l > 0:
-                delta = (self.weights[l].transpose(0, 2, 1) @ delta) * self.hidden_prime(activations[l])
-            if self.weight_decay is not None:
-                nabla_w += (self.lr * self.weight_decay)[:, None, None] * self.weights[l]
-            if self.velocity is not None:
-                nabla_w = self.accumulate(self.velocity[0][l], nabla_w, self.momentum)
-                nabla_b = self.accumulate(self.velocity[1][l], nabla_b, self.momentum[:, :, 0])
-            self.weights[l] -= nabla_w
-            self.biases[l] -= nabla_b
+        for l in range(len(self.weights) - 1, 0, -1):
+            delta = self.layer_step(l, activations[l], delta)
+        self.first_layer_step(np.ascontiguousarray(x), delta)
+
+    def layer_step(self, l: int, a: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        """The step of layer l > 0, from the activations a^(l-1) = a (K, n_in, m) and lr_k delta^l
+        (K, n_out, m); returns lr_k delta^(l-1)."""
+        nabla_w = delta @ a.transpose(0, 2, 1)  # (K, n_out, m) x (K, m, n_in)
+        nabla_b = delta.sum(axis=2)
+        below = (self.weights[l].transpose(0, 2, 1) @ delta) * self.hidden_prime(a)
+        if self.weight_decay is not None:
+            nabla_w += (self.lr * self.weight_decay)[:, None, None] * self.weights[l]
+        if self.velocity is not None:
+            nabla_w = self.accumulate(self.velocity[0][l], nabla_w, self.momentum)
+            nabla_b = self.accumulate(self.velocity[1][l], nabla_b, self.momentum[:, :, 0])
+        self.weights[l] -= nabla_w
+        self.biases[l] -= nabla_b
+        return below
+
+    def first_layer_step(self, x: np.ndarray, delta: np.ndarray) -> None:
+        """The step of layer 1 from the batch x (m, n_0) and lr_k delta^1 (K, n_1, m), the gradient
+        never written out alone: with B = W_1 (no momentum) or the velocity u, viewed as the
+        column-major (n_0, K n_1) matrix B^T,
+
+            B^T <- B^T + s x^T (lr delta^1)^T     (n_0, m) x (m, K n_1), one gemm, in place
+
+        with s = -1 for W_1, s = +1 for u (then W_1 <- W_1 - u). L2 decay scales W_1 by
+        (1 - lr_k wd_k) first, or is added to u, as in layer_step."""
+        w = self.weights[0]
+        k, n_out, n_in = w.shape
+        lr_delta = np.ascontiguousarray(delta).reshape(k * n_out, -1)  # (K n_1, m)
+        decay = (self.lr * self.weight_decay)[:, None, None] if self.weight_decay is not None else None
+        if self.velocity is None:
+            if decay is not None:
+                w *= 1.0 - decay
+            target, sign = w, -1.0
+        else:
+            target, sign = self.velocity[0][0], 1.0
+            target *= self.momentum
+            if decay is not None:
+                target += decay * w
+        moved = self.gemm(sign, x.T, lr_delta.T, beta=1.0, c=target.reshape(k * n_out, n_in).T, overwrite_c=1)
+        assert np.shares_memory(moved, target), "gemm wrote a copy instead of updating in place"
+        if self.velocity is not None:
+            w -= target
+            self.biases[0] -= self.accumulate(self.velocity[1][0], delta.sum(axis=2), self.momentum[:, :, 0])
+        else:
+            self.biases[0] -= delta.sum(axis=2)
 
     @staticmethod
     def accumulate(u: np.ndarray, g: np.ndarray, momentum: np.ndarray) -> np.ndarray:

@@ -11,6 +11,11 @@ Each hidden activation is applied to the whole stack and kept where a network us
 (torch.where), each loss to the run of adjacent networks that use it (split). Autograd
 differentiates the weighted sum sum_k lr_k C_k, whose gradient with respect to network k's
 parameters is lr_k dC_k/dW: one update then steps every network with its own learning rate.
+
+The first layer's weights, by far the largest array, are moved as few times as the math allows
+(the eager step): autograd gives the gradient with respect to z^1 = lr_k delta^1, and one addmm_
+adds the step to W_1 in place, W_1 <- W_1 - (lr delta^1)^T x, the gradient never written out
+on its own. At batch 10 that product is bound by memory, not arithmetic (docs/performance.md).
 """
 from itertools import groupby
 from typing import Iterable, Iterator
@@ -62,11 +67,21 @@ class StackedTwin(nn.Module):
         """Logits z^L (K, m, n_L) of every network for the examples x (m, n_0). layers: (W_l, b_l)
         pairs to compute with instead of the model's own (torch.func.grad differentiates with
         respect to them)."""
-        (w, b), *rest = self.layers if layers is None else layers
+        first, *rest = self.layers if layers is None else layers
+        return self.above(self.first(x, *first), rest)
+
+    @staticmethod
+    def first(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """(z^1)^T (K n_1, m) of the examples x (m, n_0): one addmm for every network, W_1 read in
+        the order it is stored in (K n_1, n_0) x (n_0, m)."""
         k, n_out, n_in = w.shape
-        z = torch.addmm(b.reshape(1, k * n_out), x, w.reshape(k * n_out, n_in).T)  # (m, n_0) x (n_0, K n_1)
-        z = z.view(-1, k, n_out).transpose(0, 1)  # (m, K, n_1) -> (K, m, n_1)
-        for w, b in rest:
+        return torch.addmm(b.reshape(k * n_out, 1), w.reshape(k * n_out, n_in), x.T)
+
+    def above(self, z1t: torch.Tensor, layers: list) -> torch.Tensor:
+        """z^L (K, m, n_L) from (z^1)^T (K n_1, m), through the other layers (W_l, b_l)."""
+        k = len(self)
+        z = z1t.view(k, -1, z1t.shape[1]).transpose(1, 2)  # (K, n_1, m) -> (K, m, n_1)
+        for w, b in layers:
             z = torch.baddbmm(b[:, None, :], self.hidden(z), w.transpose(1, 2))  # (K, m, n_in) x (K, n_in, n_out)
         return z
 
@@ -118,22 +133,58 @@ class StackedSGD:
         n = self.n_layers
         return self.weighted_loss(xb, yb, list(zip(params[:n], params[n:], strict=True)))
 
-    def update(self, grads: list[torch.Tensor]) -> None:
+    def update(self, grads: list[torch.Tensor], first: int = 0) -> None:
+        """The SGD step of every layer from `first` (0-based) on: grads holds their lr_k dC_k/dW_l,
+        then their lr_k dC_k/db_l."""
         n, k = self.n_layers, len(self.lr)
+        chosen = [*range(first, n), *range(n + first, 2 * n)]
+        params = [self.params[i] for i in chosen]
+        grads = list(grads)
         if self.decay is not None:
-            grads = [g + self.decay.view(k, 1, 1) * w for g, w in zip(grads[:n], self.params[:n], strict=True)] \
-                + list(grads[n:])
+            layers = n - first
+            grads = [g + self.decay.view(k, 1, 1) * w for g, w in zip(grads[:layers], params[:layers], strict=True)] \
+                + grads[layers:]
         if self.velocity is not None:
-            for v, g in zip(self.velocity, grads, strict=True):
+            velocity = [self.velocity[i] for i in chosen]
+            for v, g in zip(velocity, grads, strict=True):
                 v.mul_(self.momentum.view(k, *[1] * (v.dim() - 1))).add_(g)
-            grads = self.velocity
-        torch._foreach_sub_(self.params, grads)
+            grads = velocity
+        torch._foreach_sub_(params, grads)
 
     def eager_step(self, index: torch.Tensor) -> None:
+        """Autograd of sum_k lr_k C_k with respect to z^1 and the layers above it; then the update
+        of the layers above, and the first layer's step fused with its gradient."""
         xb, yb = self.images.batch(index), self.yt.index_select(0, index)
-        grads = torch.autograd.grad(self.weighted_loss(xb, yb), self.params)
+        w1, b1 = self.model.layers[0]
+        z1t = self.model.first(xb, w1.detach(), b1.detach()).requires_grad_()
+        above = self.model.layers[1:]
+        loss = self.lr @ self.model.losses_of(self.model.above(z1t, above), yb)
+        lr_delta, *grads = torch.autograd.grad(loss, [z1t, *(w for w, _ in above), *(b for _, b in above)])
         with torch.no_grad():
-            self.update(list(grads))
+            self.update(grads, first=1)
+            self.first_layer_step(xb, lr_delta)
+
+    def first_layer_step(self, x: torch.Tensor, lr_delta: torch.Tensor) -> None:
+        """W_1 (or its velocity u) <- itself -+ (lr delta^1)^T x, one addmm_ in place (beta = 1):
+        (K n_1, m) x (m, n_0), lr_delta the gradient with respect to (z^1)^T (K n_1, m). L2 decay
+        scales W_1 by (1 - lr_k wd_k) first, or is added to u."""
+        w, b = self.params[0], self.params[self.n_layers]
+        k = len(self.lr)
+        flat = w.view(k * w.shape[1], -1)  # (K n_1, n_0)
+        grad_b = lr_delta.sum(1).view_as(b)
+        if self.velocity is None:
+            if self.decay is not None:
+                w.mul_(1 - self.decay.view(k, 1, 1))
+            flat.addmm_(lr_delta, x, alpha=-1)
+            b.sub_(grad_b)
+            return
+        u, v = self.velocity[0], self.velocity[self.n_layers]
+        u.mul_(self.momentum.view(k, 1, 1))
+        if self.decay is not None:
+            u.add_(self.decay.view(k, 1, 1) * w)
+        u.view_as(flat).addmm_(lr_delta, x)
+        w.sub_(u)
+        b.sub_(v.mul_(self.momentum.view(k, 1)).add_(grad_b))
 
     def compiled_step(self, index: torch.Tensor) -> None:
         xb, yb = self.images.batch(index), self.yt.index_select(0, index)
