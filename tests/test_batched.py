@@ -113,7 +113,26 @@ def test_units_start_with_the_longest():
                for lr in lrs]
     work = units(configs, "batched")
     assert [(u[0].impl, len(u), u[0].epochs) for u in work] == [
-        ("torch", 2, 5), ("torch", 1, 2), ("scratch", 2, 5), ("scratch", 1, 2)]
+        ("torch", 2, 5), ("scratch", 2, 5), ("torch", 1, 2), ("scratch", 1, 2)]
+
+
+def test_two_workers_get_the_stacks_of_a_seed_cut_so_that_neither_idles():
+    """One seed of the full grid: a torch stack and a NumPy stack of 36, the torch one longer. On
+    one worker they stay whole; on two, both are cut in halves, and the last ends sooner."""
+    from experiments.execution.plan import makespan
+    from experiments.spec.grid import expand, read_grid
+    configs = expand(read_grid("full").axes, ["seed=0"])
+    whole = units(configs, "batched", 1)
+    assert [len(u) for u in whole] == [36, 36] and whole[0][0].impl == "torch"
+    cut = units(configs, "batched", 2)
+    assert sorted(len(u) for u in cut) == [18, 18, 18, 18]
+    assert makespan(cut, "batched", 2) < 0.95 * makespan(whole, "batched", 2)
+    for unit in cut:  # each part keeps its losses adjacent, and every run is in one part
+        losses = [c.loss for c in unit]
+        assert losses == sorted(losses)
+    assert sorted(c.run_id + c.impl for u in cut for c in u) == sorted(c.run_id + c.impl for c in configs)
+    five = units(expand(read_grid("full").axes), "batched", 2)  # ten stacks balance as they are
+    assert len(five) == 10
 
 
 @pytest.mark.parametrize("impl,stacked", [("scratch", False), ("torch", False), ("scratch", True), ("torch", True)])

@@ -82,8 +82,10 @@ def describe_plan(plan: Plan) -> str:
                      + ", ".join(f"{ci.activation}/{ci.loss} lr={ci.lr:g}" for ci in unit[:4])
                      + (f", ... ({len(unit) - 4} more)" if len(unit) > 4 else ""))
     workers = min(plan.workers, len(plan.work)) if plan.executor is None else "the cluster's"
-    lines.append(f"about {plan.seconds / 60:.1f} min on {workers} worker(s), about {plan.peak_bytes / 1e6:.0f} MB of "
-                 "memory beyond the data (estimated from a step timed here); nothing was written")
+    balance = ", ".join(f"{s / 60:.1f}" for s in plan.loads)
+    lines.append(f"about {plan.seconds / 60:.1f} min on {workers} worker(s) (minutes of each: {balance}), about "
+                 f"{plan.peak_bytes / 1e6:.0f} MB of memory beyond the data (estimated from a step timed here); "
+                 "nothing was written")
     return "\n".join(lines)
 
 

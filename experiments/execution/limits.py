@@ -12,14 +12,12 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from experiments.errors import UsageError
+from experiments.execution.plan import TORCH_FACTOR, epochs_of
 from experiments.execution.training import initial_network
 from experiments.spec.config import RunConfig, format_sizes
 from scratch import batched
 
 EVAL_CHUNK = 2000  # examples an evaluation computes at once (scratch.evaluate, torch_ref.evaluate)
-# a torch unit's step against the scratch one timed here, per engine (results/bench, batch 10: the eager
-# twin against scratch, the eager and the compiled torch stacks against the scratch stack)
-TORCH_FACTOR = {"single": 3.2, "batched": 1.5, "compiled": 0.9}
 
 
 def available_memory() -> int:
@@ -95,14 +93,13 @@ def step_seconds(c: RunConfig, k: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def estimate_seconds(units: list[list[RunConfig]], n_images: dict[str, tuple[int, int]], engine: str,
-                     workers: int) -> float:
-    """Wall seconds the units should take on `workers` cores: steps times a scratch step timed
-    here (TORCH_FACTOR[engine] times that for torch), plus evaluation (a forward pass of every image
+def unit_seconds(units: list[list[RunConfig]], n_images: dict[str, tuple[int, int]], engine: str) -> list[float]:
+    """Seconds each unit should take on one core: steps times a scratch step timed here
+    (TORCH_FACTOR[engine] times that for torch), plus evaluation (a forward pass of every image
     after each epoch, about a third of a step per mini-batch of images). n_images: per
     (dataset, val_size), (training, evaluated) images."""
     timed: dict[tuple, float] = {}
-    total = 0.0
+    seconds = []
     for unit in units:
         c = unit[0]
         k = 1 if engine == "single" else len(unit)
@@ -111,6 +108,14 @@ def estimate_seconds(units: list[list[RunConfig]], n_images: dict[str, tuple[int
             timed[key] = step_seconds(c, k)
         n_train, n_eval = n_images[c.dataset, c.val_size]
         steps = math.ceil(n_train / c.batch_size) + n_eval / c.batch_size / 3
-        total += max(ci.epochs for ci in unit) * steps * timed[key] * (TORCH_FACTOR[engine] if c.impl == "torch"
-                                                                         else 1.0)
-    return total / max(1, min(workers, len(units)))
+        seconds.append(epochs_of(unit) * steps * timed[key] * (TORCH_FACTOR[engine] if c.impl == "torch" else 1.0))
+    return seconds
+
+
+def loads(seconds: list[float], workers: int) -> list[float]:
+    """Each worker's seconds, the units given longest first to the worker free first (as the pool
+    hands them out)."""
+    free = [0.0] * max(1, min(workers, len(seconds)))
+    for s in sorted(seconds, reverse=True):
+        free[free.index(min(free))] += s
+    return free

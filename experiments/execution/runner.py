@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from experiments.data.datasets import Dataset
 from experiments.execution import workers as places
-from experiments.execution.limits import check_memory, check_workers, estimate_seconds, unit_bytes
+from experiments.execution.limits import check_memory, check_workers, loads, unit_bytes, unit_seconds
 from experiments.execution.plan import units
 from experiments.execution.progress import Progress
 from experiments.execution.training import RunResult
@@ -44,7 +44,12 @@ class Plan:
     workers: int
     data_root: str | None
     executor: Executor | None = None
-    seconds: float = 0.0  # estimated wall time of `work` on the workers
+    loads: list[float] = field(default_factory=list)  # estimated seconds of each worker
+
+    @property
+    def seconds(self) -> float:
+        """The estimated wall time: when the last worker ends."""
+        return max(self.loads, default=0.0)
 
     @property
     def done(self) -> int:
@@ -92,14 +97,14 @@ def plan_grid(configs: list[RunConfig], out: ResultsDir, name: str, axes: dict, 
         out.path / "manifest.json", manifests.grid_entry(name, axes, list(overrides), configs, search),
         {dataset: manifests.data_entry(d, configs) for dataset, d in datasets.items()}, session, extend, has_runs)
     todo = [c for c in configs if (c.run_id, c.impl) not in done]
-    work = units(todo, engine)
-    at_once = workers if executor is None else 1
+    at_once = workers if executor is None else 1  # a cluster's size is its own: its units are not cut for it
+    work = units(todo, engine, at_once)
     check_memory(work, at_once)
     images = {(c.dataset, c.val_size): (len(datasets[c.dataset].train_labels) - c.val_size,
                                         len(datasets[c.dataset].train_labels) + len(datasets[c.dataset].test_labels))
               for c in todo}
-    seconds = estimate_seconds(work, images, engine, workers) if todo else 0.0
-    return Plan(configs, out, name, todo, work, datasets, manifest, engine, workers, data_root, executor, seconds)
+    busy = loads(unit_seconds(work, images, engine), at_once) if todo else []
+    return Plan(configs, out, name, todo, work, datasets, manifest, engine, workers, data_root, executor, busy)
 
 
 def run_plan(plan: Plan, progress: Progress | None = None, max_attempts: int = 2) -> Outcome:
