@@ -16,9 +16,10 @@ Each hidden activation is applied to the whole stack and kept where a network us
 (1) reads f'(z^l) off a^l (a (1 - a) for sigmoid, [a > 0] for relu) instead of keeping z^l,
 (2) scales delta^L by each network's learning rate, so that backprop yields lr_k dC_k/dW
 directly and the velocity kept is u = lr_k v, and (3) moves the first layer's weights, by far
-the largest array, as few times as the math allows: one BLAS gemm computes z^1 from W_1 in
-the layout it is stored in, and one more adds the step to W_1 in place, C <- C - (lr delta^1)^T x,
-without the gradient ever being written out on its own (`first_layer_step`). At batch 10
+the largest array, as few times as the math allows: z^1 is read off W_1 one network at a time
+(each network's block stays in the core's cache), and one BLAS gemm adds the step to W_1 in
+place, C <- C - (lr delta^1)^T x, without the gradient ever being written out on its own
+(`first_layer_step`). At batch 10
 these two products are bound by memory, not arithmetic (docs/performance.md). Each
 network's arithmetic is that of scratch.Network and scratch.sgd.SGD up to rounding, so each
 trajectory is the one of its single run (tests/test_batched.py).
@@ -34,6 +35,7 @@ from scratch.network import Network
 from scratch.train import one_hot
 
 GEMM = {"float64": blas.dgemm, "float32": blas.sgemm}
+SMALL_BATCH = 64  # up to this many examples, z^1 is computed a network at a time (`layer`)
 # f'(z) read off a = f(z): sigmoid' = a (1 - a), relu' = [z > 0] = [a > 0]
 PRIME_FROM_A = {"sigmoid": lambda a: a * (1.0 - a), "relu": lambda a: a > 0}
 
@@ -86,12 +88,13 @@ class StackedNetwork:
     def layer(self, l: int, a: np.ndarray) -> np.ndarray:
         """z of layer l (0-based): a is the batch x (m, n_0), shared, for l = 0 and (K, n_in, m) after."""
         w, b = self.weights[l], self.biases[l][:, :, None]
-        if l == 0:
+        if l == 0 and len(a) <= SMALL_BATCH:
+            # one product per network, (n_1, n_0) x (n_0, m): a network's W_1 (100 kB in float64) stays in
+            # the core's cache while it is read, where one product of the whole (K n_1, n_0) would not
+            return w @ a.T + b  # (K, n_1, n_0) x (n_0, m) -> (K, n_1, m)
+        if l == 0:  # an evaluation chunk: one large product, bound by arithmetic rather than memory
             k, n_out, n_in = w.shape
-            # x W_1^T: (m, n_0) x (n_0, K n_1), read by BLAS in column-major order (as x^T and W_1^T, no
-            # copy), gives (m, K n_1) column-major, which is z^1 (K n_1, m) row-major
-            z = self.gemm(1.0, np.ascontiguousarray(a).T, w.reshape(k * n_out, n_in).T, trans_a=1).T
-            return z.reshape(k, n_out, -1) + b
+            return (w.reshape(k * n_out, n_in) @ a.T).reshape(k, n_out, -1) + b  # (K n_1, n_0) x (n_0, m)
         return w @ a + b  # (K, n_out, n_in) x (K, n_in, m) -> (K, n_out, m)
 
     def per_network(self, value_of) -> np.ndarray:

@@ -37,6 +37,10 @@ def add_parsers(sub) -> None:
                    help="configurations in a batched stack, as one seed of the full grid (default: 36)")
     p.add_argument("--dtype", default="float64", choices=("float32", "float64"), help="(default: float64)")
     p.add_argument("--out", type=out_folder, default=Path("results/bench"), help="(default: results/bench)")
+    p.add_argument("--breakdown", action="store_true",
+                   help="instead: where a stack's step goes, part by part (NumPy and torch, --configs networks at the "
+                        "first of --batch-sizes), against the memory bandwidth and arithmetic rate measured here; "
+                        "writes breakdown.csv (default: off)")
     p.set_defaults(command_fn=bench)
 
 
@@ -69,7 +73,29 @@ def torch_devices(names: list[str], dtype: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def breakdown(args: argparse.Namespace) -> int:
+    from experiments.tools.breakdown import breakdown as parts  # torch: the breakdown measures it
+    out = Path(args.out)
+    writable(out)
+    rows, limits = parts(args.configs, args.batch_sizes[0], args.dtype)
+    table = pd.DataFrame(rows)
+    info = machine() | limits
+    write_atomic(out / "breakdown.csv", table.to_csv(index=False).encode())
+    write_atomic(out / "machine.json", (json.dumps(info, indent=2) + "\n").encode())
+    print(f"{info['cpu']}: one core moves {limits['memory_gb_s']:.1f} GB/s from memory (a 64 MB copy), "
+          f"{limits['cache_gb_s']:.1f} GB/s in its caches (a copy the size of W_1) and computes "
+          f"{limits['flop_rate_gflop_s']:.1f} GFLOP/s (a 1024^3 product, {args.dtype}); a stack of {args.configs} "
+          f"networks 784-16-16-10 at batch {args.batch_sizes[0]}, per training step:\n")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    for engine, part in table.groupby("engine", sort=False):
+        print(f"{engine}: {part.us_per_step.sum():.0f} us a step, evaluation included")
+    print(f"wrote {out / 'breakdown.csv'} and {out / 'machine.json'}")
+    return 0
+
+
 def bench(args: argparse.Namespace) -> int:
+    if args.breakdown:
+        return breakdown(args)
     cases = chosen_cases(args.cases)
     devices = torch_devices(args.device, args.dtype)
     # a missing data set, batches larger than it, or stacks that would not fit in memory fail here, before any case
