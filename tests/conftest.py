@@ -64,3 +64,12 @@ def scratch_grid(tmp_path_factory):
     done = cli("run", "--grid", grid, "--out", folder / "reference")
     assert done.returncode == 0, done.stderr
     return grid, folder / "reference"
+
+
+@pytest.fixture(scope="session")
+def long_grid(tmp_path_factory):
+    """4 stacks of 6 scratch runs of 8 epochs: units of a second or two, to interrupt."""
+    from tests.helpers import write_grid
+    folder = tmp_path_factory.mktemp("long")
+    return write_grid(folder / "grid.toml", loss=["mse", "bce", "ce"], lr=[0.5], seed=[0, 1, 2, 3],
+                      activation=["sigmoid", "relu"], impl=["scratch"], epochs=[8])

@@ -4,6 +4,7 @@ import contextlib
 import io
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +93,25 @@ def assert_same_tables(a: Path, b: Path) -> None:
     pd.testing.assert_frame_equal(epochs_a, epochs_b)
     assert not runs_a.duplicated(["run_id", "impl"]).any()
     assert not epochs_a.duplicated(["run_id", "impl", "epoch"]).any()
+
+
+def start(args, cwd, **kwargs) -> subprocess.Popen:
+    """The command line in a process of its own, in a session of its own (a process group to signal)."""
+    return subprocess.Popen([sys.executable, "-m", "experiments", *map(str, args)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=True, **kwargs)
+
+
+def busy_children(proc: subprocess.Popen, count: int, timeout: float = 120) -> list:
+    """The processes under `proc`, once `count` of them have computed for half a second."""
+    import psutil
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = [p for p in psutil.Process(proc.pid).children(recursive=True)]
+        try:
+            busy = [p for p in children if sum(p.cpu_times()[:2]) > 0.5]
+        except psutil.NoSuchProcess:
+            continue
+        if len(busy) >= count:
+            return children
+        time.sleep(0.05)
+    raise AssertionError("the workers did not start")

@@ -1,7 +1,18 @@
-"""A grid sent to a local Dask cluster of 2 worker processes writes the tables of a local run."""
+"""A grid sent to a local Dask cluster of 2 worker processes writes the tables of a local run; a
+scheduler without workers, one that goes away mid-run, a Ctrl-C and a cluster too large for the
+memory each end with one line, keeping what finished and leaving no process behind."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import psutil
 import pytest
 
-from tests.helpers import assert_same_tables, cli
+from tests.helpers import assert_same_tables, busy_children, cli, one_line_error, start, write_grid
 
 pytest.importorskip("distributed")
 
@@ -20,3 +31,83 @@ def test_local_cluster_matches_a_local_run(reference, tmp_path):
 def test_bad_scheduler_is_a_usage_error(tmp_path, address, named):
     done = cli("run", "--scheduler", address, "--set", "epochs=1", "--set", "impl=scratch", "--out", tmp_path / "out")
     assert done.returncode == 2 and named in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def scheduler(tmp_path):
+    """A `dask scheduler` on a free port of this machine, with no worker."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                             "--port", str(port), "--no-dashboard"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    yield proc, f"tcp://127.0.0.1:{port}"
+    proc.kill()
+    proc.wait()
+
+
+def test_a_scheduler_without_workers_is_waited_for_then_given_up(scheduler, tmp_path):
+    _, address = scheduler
+    started = time.monotonic()
+    done = cli("run", "--scheduler", address, "--dask-wait", "3", "--set", "epochs=1", "--set", "impl=scratch",
+               "--out", tmp_path / "out")
+    assert time.monotonic() - started < 60
+    note, error = done.stderr.strip().splitlines()
+    assert "waiting for a Dask worker" in note and done.returncode == 2
+    assert error.startswith("mlp-twins run: error:") and "--dask-wait" in error
+
+
+def test_a_scheduler_that_goes_away_mid_run_is_one_line_and_keeps_what_finished(scheduler, tmp_path):
+    proc, address = scheduler
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                               "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], seed=list(range(12)), epochs=[3])
+        run = start(["run", "--grid", grid, "--out", "out", "--scheduler", address], tmp_path)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (tmp_path / "out" / "runs.csv").exists() or \
+                len((tmp_path / "out" / "runs.csv").read_text().splitlines()) < 3:
+            time.sleep(0.1)
+        proc.kill()
+        assert run.wait(timeout=60) == 2
+        err = run.stderr.read()
+        assert len(err.strip().splitlines()) == 1 and "lost the Dask scheduler" in err, err
+        kept = len(pd.read_csv(tmp_path / "out" / "runs.csv"))
+        assert kept >= 2
+        assert cli("run", "--grid", grid, "--out", tmp_path / "out").returncode == 0  # resumed here
+        assert len(pd.read_csv(tmp_path / "out" / "runs.csv")) == 2 * 2 * 12
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def test_ctrl_c_with_a_local_cluster_stops_within_seconds_and_leaves_nothing(long_grid, tmp_path):
+    proc = start(["run", "--grid", long_grid, "--out", "out", "--scheduler", "local:2"], tmp_path)
+    children = busy_children(proc, 2)
+    sent = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    assert proc.wait(timeout=30) == 130
+    took = time.monotonic() - sent
+    err = proc.stderr.read()
+    assert took < 2.5, (took, err)
+    assert len(err.strip().splitlines()) == 1 and "interrupted" in err and "Traceback" not in err, err
+    gone, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive
+
+
+def test_a_local_cluster_larger_than_the_memory_is_refused(tmp_path):
+    started = time.monotonic()
+    one_line_error(cli("run", "--scheduler", "local:1000", "--set", "epochs=1", "--out", tmp_path / "out"),
+                   "local:N", "1000", "GB")
+    assert time.monotonic() - started < 10 and not (tmp_path / "out").exists()

@@ -112,14 +112,6 @@ def test_kill_9_then_resume_equals_uninterrupted(scratch_grid, tmp_path):
     assert_same_tables(reference, out)
 
 
-@pytest.fixture(scope="module")
-def long_grid(tmp_path_factory):
-    """4 stacks of 6 scratch runs of 8 epochs: units of a second or two, to interrupt."""
-    folder = tmp_path_factory.mktemp("long")
-    return write_grid(folder / "grid.toml", loss=["mse", "bce", "ce"], lr=[0.5], seed=[0, 1, 2, 3],
-                      activation=["sigmoid", "relu"], impl=["scratch"], epochs=[8])
-
-
 def workers_of(proc: subprocess.Popen, count: int = 2, busy_s: float = 0.3) -> list[psutil.Process]:
     """The run's worker processes, once `count` of them have computed for busy_s seconds."""
     deadline = time.monotonic() + 60

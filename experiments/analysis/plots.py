@@ -240,10 +240,14 @@ def plot_all(folder: Path, runs: pd.DataFrame, epochs: pd.DataFrame, data_root: 
         out.mkdir(exist_ok=True)
     except OSError as e:
         raise UsageError(f"cannot write to {out} ({e.strerror}); check the folder's permissions") from None
-    written = [learning_curves(runs, epochs, "test_acc", out / "learning_curves_test_acc.png"),
-               learning_curves(runs, epochs, "train_loss", out / "learning_curves_train_loss.png")]
-    if runs.lr.nunique() > 1:
-        written.append(lr_sweep(runs, out / "lr_sweep.png"))
+    ok = runs[runs.status != "failed"]
+    if ok.empty:
+        print("note: no run finished (every one failed): no figure to draw", file=sys.stderr)
+        return []
+    written = [learning_curves(ok, epochs, "test_acc", out / "learning_curves_test_acc.png"),
+               learning_curves(ok, epochs, "train_loss", out / "learning_curves_train_loss.png")]
+    if ok.lr.nunique() > 1:
+        written.append(lr_sweep(ok, out / "lr_sweep.png"))
     try:
         run, network = chosen_network(folder, runs)
     except NoNetwork as e:

@@ -75,7 +75,10 @@ def pct(value: float) -> str:
 
 
 def reference_impl(runs: pd.DataFrame) -> str:
-    return "scratch" if "scratch" in set(runs.impl) else runs.impl.iloc[0]
+    """The implementation whose runs answer: scratch, unless only torch's runs have a validation
+    accuracy (a scratch run without a validation split beside torch runs with one)."""
+    chosen_on = runs[runs.best_val_acc.notna()] if runs.best_val_acc.notna().any() else runs
+    return "scratch" if "scratch" in set(chosen_on.impl) else chosen_on.impl.iloc[0]
 
 
 def shown_value(value) -> str:
@@ -484,7 +487,7 @@ def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str,
 
 
 def markdown(folder: Path, intro: str, sections: list[Section], missing: list[str]) -> str:
-    out = [f"# What {folder.name} answers", "", intro, ""]
+    out = [f"# What {folder.resolve().name} answers", "", intro, ""]
     if missing:
         out += ["Not answered here: " + "; ".join(missing) + ".", ""]
     for section in sections:
@@ -509,7 +512,7 @@ def inline(text: str) -> str:
 
 
 def page(folder: Path, intro: str, sections: list[Section], missing: list[str]) -> str:
-    body = [f"<h1>What {html.escape(folder.name)} answers</h1>", f"<p>{inline(intro)}</p>"]
+    body = [f"<h1>What {html.escape(folder.resolve().name)} answers</h1>", f"<p>{inline(intro)}</p>"]
     if missing:
         body.append(f"<p class=note>Not answered here: {inline('; '.join(missing))}.</p>")
     for section in sections:
@@ -529,7 +532,8 @@ def page(folder: Path, intro: str, sections: list[Section], missing: list[str]) 
     style = ("body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
              "table{border-collapse:collapse;margin:1rem 0}td,th{padding:.25rem .6rem;border-bottom:1px solid #ddd;"
              "text-align:left}img{max-width:100%}figcaption{color:#555;font-size:.9rem}.note{color:#555}")
-    return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{html.escape(folder.name)}: report"
+    title = html.escape(folder.resolve().name)
+    return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{title}: report"
             f"</title><style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 

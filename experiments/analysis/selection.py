@@ -105,13 +105,14 @@ def chosen(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def best_run(runs: pd.DataFrame) -> pd.Series | None:
-    """A run of the best configuration: its seed with the best validation accuracy (scratch first
-    among equal configurations); None when no run has a validation accuracy."""
-    top = chosen(runs[runs.impl == ("scratch" if "scratch" in set(runs.impl) else runs.impl.iloc[0])], [])
-    if top.empty:
+    """A run of the best configuration: its seed with the best validation accuracy (scratch's
+    runs first, where they have a validation accuracy); None when no run has one."""
+    with_val = runs[runs.best_val_acc.notna() & (runs.status != "failed")]
+    if with_val.empty:
         return None
+    impl = "scratch" if "scratch" in set(with_val.impl) else with_val.impl.iloc[0]
+    top = chosen(runs[runs.impl == impl], [])
     return runs_of(runs, top.iloc[0]).sort_values("best_val_acc", ascending=False, kind="stable").iloc[0]
-
 
 
 class NoNetwork(UsageError):

@@ -14,10 +14,16 @@ import sys
 
 def interrupt(signum, frame):
     """The first Ctrl-C, SIGTERM or SIGHUP stops the command; the ones after it are ignored, so that
-    a second signal cannot break the stopping (a lock released twice, a queue half-closed)."""
+    a second signal cannot break the stopping (a lock released twice, a queue half-closed). Ignored
+    by a handler that does nothing, not by SIG_IGN: a signal already on its way when the handler
+    became SIG_IGN would raise "ignored due to race condition"."""
     for name in STOPPING:
-        signal.signal(getattr(signal, name), signal.SIG_IGN)
+        signal.signal(getattr(signal, name), ignore)
     raise KeyboardInterrupt
+
+
+def ignore(signum, frame):
+    pass
 
 
 STOPPING = [name for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
@@ -26,6 +32,8 @@ STOPPING = [name for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, 
 def main() -> None:
     for name in STOPPING:  # SIGTERM and SIGHUP stop a command as Ctrl-C does, from the start
         signal.signal(getattr(signal, name), interrupt)
+    from experiments.cli.output import guard_standard_streams  # the standard library's alone: quick
+    guard_standard_streams()
     try:
         # here, not above: numpy, pandas, ... take a second or so to import, and a Ctrl-C meanwhile is caught below
         from experiments.cli.main import main as command

@@ -17,12 +17,14 @@ import sys
 from experiments import __version__
 from experiments.cli import bench, gradcheck, inspect, predict, run, search
 from experiments.cli.args import PROG, Parser
-from experiments.cli.output import flush
+from experiments.cli.output import flush, output_failure
 from experiments.errors import UsageError
 from experiments.execution.runner import Interrupted
 
 KEPT = {"train": "; the epoch rows written so far are kept, and the same command trains the run again",
-        "run": "; the rows written so far are kept, and the same command resumes"}
+        "run": "; the rows written so far are kept, and the same command resumes",
+        "search": "; the runs written so far are kept, and the same command resumes"}
+OUTPUT_IS_THE_WORK = ("inspect", "predict")  # whose printing is what they are for
 
 
 def build_parser() -> Parser:
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     """A command's exit status (SIGTERM is made a Ctrl-C by the console entry, experiments.cli.console)."""
     args = build_parser().parse_args(argv)
     try:
-        return args.command_fn(args)
+        code = args.command_fn(args)
     except UsageError as e:
         flush()  # what the command printed comes before its error, in a file of both
         print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
@@ -49,12 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted{KEPT.get(args.command, '')}", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader of stdout left (| head): not an error of this command
-        flush()
-        return 141
     except OSError as e:  # a path the system refuses (a name too long, a loop of links, ...): the user's to fix
         if e.filename is None:
             raise
         print(f"{PROG} {args.command}: error: {e.filename}: {e.strerror or type(e).__name__}; choose another path",
               file=sys.stderr)
         return 2
+    flush()
+    failure = output_failure()
+    if failure is not None:  # not a reader that left (| head): the output could not be written at all
+        lost = "its output is lost" if args.command in OUTPUT_IS_THE_WORK else "the results are in their folder"
+        print(f"{PROG} {args.command}: could not write to stdout ({failure.strerror or failure}); {lost}",
+              file=sys.stderr)
+        return 2 if args.command in OUTPUT_IS_THE_WORK else code
+    return code

@@ -36,8 +36,7 @@ def add_parsers(sub) -> None:
     add_data_flags(p)
     p.add_argument("--out", type=out_folder, default=None, help="results folder (default: results/<grid name>)")
     p.add_argument("--workers", type=int_at_least(1), default=1, help="worker processes (default: 1)")
-    p.add_argument("--scheduler", default=None,
-                   help="send the work to Dask: tcp://HOST:8786 or local:N (default: this machine)")
+    add_dask_flags(p)
     p.add_argument("--engine", default="batched", choices=ENGINES,
                    help="batched trains the runs of one seed (up to 36) as one stacked model; compiled also "
                         "puts the torch stacks through torch.compile (needs a C++ compiler; worth it for long "
@@ -63,12 +62,21 @@ def add_parsers(sub) -> None:
     p.set_defaults(command_fn=train)
 
 
-def executor_for(scheduler: str | None):
+def add_dask_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scheduler", default=None,
+                   help="send the work to Dask: tcp://HOST:8786 or local:N (default: this machine)")
+    p.add_argument("--dask-wait", type=float, default=60.0, metavar="SECONDS",
+                   help="how long to wait for a Dask worker when the scheduler has none (default: 60)")
+
+
+def executor_for(args: argparse.Namespace, uses_torch: bool):
     """A Dask executor for --scheduler, or a context that gives None (this machine)."""
-    if scheduler is None:
+    if args.scheduler is None:
         return nullcontext(None)
     from experiments.execution.dask import dask_executor  # the dask extra: only --scheduler needs it
-    return dask_executor(scheduler)
+    from experiments.execution.limits import check_processes
+    return dask_executor(args.scheduler, args.dask_wait,
+                         lambda n: check_processes(n, uses_torch, "--scheduler local:N, N ="))
 
 
 def describe_plan(plan: Plan) -> str:
@@ -109,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         for dataset in sorted({c.dataset for c in configs} - {"sample"}):
             download(dataset, args.data_root)
     out = ResultsDir(args.out or Path("results") / name)
-    with executor_for(args.scheduler) as executor:
+    with executor_for(args, any(c.impl == "torch" for c in configs)) as executor:
         plan = plan_grid(configs, out, name, axes, overrides, args.data_root, args.workers, executor, args.scheduler,
                          args.engine, args.extend)
         if args.dry_run:

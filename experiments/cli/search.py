@@ -6,7 +6,7 @@ from pathlib import Path
 
 from experiments.analysis.tables import report
 from experiments.cli.args import PROG, add_data_flags, int_at_least, out_folder, require_compiler
-from experiments.cli.run import executor_for
+from experiments.cli.run import add_dask_flags, executor_for
 from experiments.data.datasets import download
 from experiments.errors import UsageError
 from experiments.spec.config import ENGINES
@@ -31,8 +31,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--confirm-seeds", type=int_at_least(1), default=5, help="(default: 5)")
     add_data_flags(p)
     p.add_argument("--workers", type=int_at_least(1), default=1, help="worker processes (default: 1)")
-    p.add_argument("--scheduler", default=None,
-                   help="send the work to Dask: tcp://HOST:8786 or local:N (default: this machine)")
+    add_dask_flags(p)
     p.add_argument("--engine", default="batched", choices=ENGINES, help="as in run (default: batched)")
     p.add_argument("--extend", action="store_true",
                    help="add this search's runs to a folder that a grid or another search wrote (default: refuse)")
@@ -51,7 +50,7 @@ def search(args: argparse.Namespace) -> int:
     if args.download and space.fixed.get("dataset", "sample") != "sample":
         download(space.fixed["dataset"], args.data_root)
     out = ResultsDir(args.out or Path("results") / f"search-{space.name}")
-    with executor_for(args.scheduler) as executor:
+    with executor_for(args, space.fixed.get("impl") == "torch") as executor:
         outcome = run_search(space, args.trials, out, args.set, args.data_root, args.workers, executor,
                              args.scheduler, args.engine, args.seed, args.batch, args.confirm, args.confirm_seeds,
                              args.extend, announce=lambda text: print(text, flush=True))

@@ -70,6 +70,21 @@ def check_memory(units: list[list[RunConfig]], workers: int, hint: str | None = 
                          f"has available; {hint}")
 
 
+# a worker process's own memory, before any unit: Python with numpy and pandas, and torch for torch runs
+PROCESS_BYTES = {"scratch": 150e6, "torch": 600e6}
+
+
+def check_processes(workers: int, uses_torch: bool, what: str = "--workers") -> None:
+    """Refuse, with one line, more worker processes than the memory left can hold."""
+    each = PROCESS_BYTES["torch" if uses_torch else "scratch"]
+    need, free = workers * each, available_memory()
+    if workers > 1 and need > 0.8 * free:
+        fit = max(1, int(0.8 * free // each))
+        raise UsageError(f"{what} {workers}: {workers} worker processes need about {need / 1e9:.1f} GB "
+                         f"({each / 1e9:.2f} GB each{' with torch' if uses_torch else ''}), more than the "
+                         f"{free / 1e9:.1f} GB this machine has available; choose at most {fit}")
+
+
 def check_workers(workers: int) -> None:
     cores = os.cpu_count() or 1
     if workers > cores:

@@ -7,7 +7,8 @@ once per step to its run of networks). A stack trains for the epochs of its long
 
 On N workers, the units are cut and ordered by their cost: a step of a stack of K networks
 costs about OVERHEAD + K network-steps (measured: 80 + 20 K microseconds in NumPy at batch 10),
-times TORCH_FACTOR for torch's. A stack is cut into parts where that shortens the time to the
+times TORCH_FACTOR for torch's (`bench --breakdown` shows why: autograd's many small operations).
+A stack is cut into parts where that shortens the time to the
 last unit's end (a torch stack beside a NumPy one on two workers, both cut in halves), and the
 units go out longest first, each to the worker free first.
 """
@@ -23,7 +24,7 @@ OVERHEAD = 4        # a step's fixed cost, in network-steps of a stack
 MAX_PARTS = 4       # a stack is cut into at most this many parts
 SEARCHED = 6        # up to this many units, every way of cutting them is tried; beyond, a greedy cut
 # a torch unit's step against a NumPy one of the same size, per engine (results/bench, batch 10)
-TORCH_FACTOR = {"single": 3.2, "batched": 1.4, "compiled": 0.9}
+TORCH_FACTOR = {"single": 3.2, "batched": 2.0, "compiled": 1.1}
 
 
 def epochs_of(unit: list[RunConfig]) -> int:

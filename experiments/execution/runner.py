@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from experiments.data.datasets import Dataset
 from experiments.execution import workers as places
-from experiments.execution.limits import check_memory, check_workers, loads, unit_bytes, unit_seconds
+from experiments.execution.limits import check_memory, check_processes, check_workers, loads, unit_bytes, unit_seconds
 from experiments.execution.plan import units
 from experiments.execution.progress import Progress
 from experiments.execution.training import RunResult
@@ -97,6 +97,8 @@ def plan_grid(configs: list[RunConfig], out: ResultsDir, name: str, axes: dict, 
         out.path / "manifest.json", manifests.grid_entry(name, axes, list(overrides), configs, search),
         {dataset: manifests.data_entry(d, configs) for dataset, d in datasets.items()}, session, extend, has_runs)
     todo = [c for c in configs if (c.run_id, c.impl) not in done]
+    if executor is None:
+        check_processes(workers, any(c.impl == "torch" for c in todo))
     at_once = workers if executor is None else 1  # a cluster's size is its own: its units are not cut for it
     work = units(todo, engine, at_once)
     check_memory(work, at_once)

@@ -15,7 +15,7 @@ import queue
 import signal
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, ProcessPoolExecutor, wait
 from typing import Callable
 
 from threadpoolctl import threadpool_limits
@@ -147,8 +147,13 @@ def run_pool(work: list[list[RunConfig]], data_root: str | None, checksums: dict
                     attempts[id(unit)] += 1
                     futures[pool.submit(run_task, unit, data_root, checksums[unit[0].dataset], engine)] = unit
             pending = []
-            for future in finished(futures, epochs_in, progress):
+            for future in finished(futures, epochs_in, progress, getattr(pool, "check", None)):
                 unit = futures.pop(future)
+                if future.cancelled():  # a cluster that lost its scheduler cancels everything: not the unit's doing
+                    attempts[id(unit)] -= 1
+                    pending.append(unit)
+                    lost = "cancelled"
+                    continue
                 results = outcome(future, unit, attempts[id(unit)] < max_attempts, progress)
                 if results is None:
                     pending.append(unit)
@@ -161,13 +166,13 @@ def run_pool(work: list[list[RunConfig]], data_root: str | None, checksums: dict
                     on_results(futures[future], future.result(), False)  # finished just before the signal
             if own:
                 kill_workers(pool)
-            else:
+            elif not getattr(pool, "closed", False):  # a cluster's queued units (running ones end with the client)
                 for future in futures:
-                    future.cancel()  # a cluster's queued units (running ones end with the client)
+                    future.cancel()
             raise
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
-        if pending:
+        if pending and lost != "cancelled":  # a cancelled unit's cluster says what became of it (check)
             progress.note(f"{len(pending)} unit(s), {sum(map(len, pending))} run(s), did not finish ({lost}); "
                           "trying them again")
 
@@ -178,14 +183,15 @@ def outcome(future, unit: list[RunConfig], retry: bool, progress) -> list[RunRes
         return future.result()
     except UsageError:
         raise
-    except Exception as e:  # a worker died (BrokenProcessPool) or was lost, or the unit raised
+    except (Exception, CancelledError) as e:  # a worker died (BrokenProcessPool) or was lost, or the unit raised
         if retry:
             return None
         return failed(unit, e, progress.note)
 
 
-def finished(futures, epochs_in, progress):
-    """The futures as they finish; while waiting, the epoch rows workers report go to progress."""
+def finished(futures, epochs_in, progress, check=None):
+    """The futures as they finish; while waiting, the epoch rows workers report go to progress, and
+    check(note), when given (a cluster's), may end the wait with an error."""
     remaining = set(futures)
     while remaining:
         done, remaining = wait(remaining, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -194,4 +200,6 @@ def finished(futures, epochs_in, progress):
                 progress.epoch(epochs_in.get_nowait())
             except queue.Empty:
                 break
+        if check is not None:
+            check(progress.note)
         yield from done
