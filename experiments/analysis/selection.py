@@ -134,3 +134,12 @@ def chosen_network(folder: Path, runs: pd.DataFrame):
     if not network.activation:  # written without its metadata
         network.activation, network.loss = run.activation, run.loss
     return run, network
+
+
+def best_params(folder: str | Path) -> Path:
+    """The parameter file of a results folder's chosen network: the run of the best configuration
+    (chosen on validation) at its best epoch, as the report draws it. scratch.Network.load and
+    torch_ref.TwinNet.load read it."""
+    folder = Path(folder)
+    runs, _ = load(folder)
+    return chosen_network(folder, runs)[1].path
