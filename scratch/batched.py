@@ -5,7 +5,7 @@ share sizes and mini-batches (one seed) and may differ in activation, loss, init
 learning rate, L2 strength, momentum and decay. Every parameter gets a leading network axis,
 W_l (K, n_out, n_in) and b_l (K, n_out). Activations are columns, a^l (K, n_l, m), so that
 the first layer of all K networks is one matrix product with the batch x (m, n_0) they
-share, and so is its gradient:
+share (above SMALL_BATCH examples; below, one per network, see (3)), and so is its gradient:
 
     z^1 = W_1 x^T + b_1            (K n_1, n_0) x (n_0, m) -> (K n_1, m) = (K, n_1, m)
     z^l = W_l a^(l-1) + b_l        (K, n_out, n_in) x (K, n_in, m) -> (K, n_out, m)
@@ -19,8 +19,8 @@ directly and the velocity kept is u = lr_k v, and (3) moves the first layer's we
 the largest array, as few times as the math allows: z^1 is read off W_1 one network at a time
 (each network's block stays in the core's cache), and one BLAS gemm adds the step to W_1 in
 place, C <- C - (lr delta^1)^T x, without the gradient ever being written out on its own
-(`first_layer_step`). At batch 10
-these two products are bound by memory, not arithmetic (docs/performance.md). Each
+(`first_layer_step`). At batch 10 these two products are bound by memory, not arithmetic
+(docs/performance.md). Each
 network's arithmetic is that of scratch.Network and scratch.sgd.SGD up to rounding, so each
 trajectory is the one of its single run (tests/test_batched.py).
 """
@@ -187,7 +187,8 @@ class StackedNetwork:
             if decay is not None:
                 target += decay * w
         moved = self.gemm(sign, x.T, lr_delta.T, beta=1.0, c=target.reshape(k * n_out, n_in).T, overwrite_c=1)
-        assert np.shares_memory(moved, target), "gemm wrote a copy instead of updating in place"
+        if not np.shares_memory(moved, target):  # BLAS must update in place, or W_1 would not train
+            raise RuntimeError("gemm wrote a copy instead of updating W_1 in place")
         if self.velocity is not None:
             w -= target
             self.biases[0] -= self.accumulate(self.velocity[1][0], delta.sum(axis=2), self.momentum[:, :, 0])

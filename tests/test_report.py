@@ -273,3 +273,24 @@ def test_runs_without_a_validation_split_beside_others_choose_nothing(tmp_path):
     assert done.returncode == 0, done.stderr
     sections, _ = sections_of(tmp_path / "out")
     assert "Which L2 strength? (val_size 100)" in sections and not [t for t in sections if "val_size 0" in t]
+
+
+def test_a_configuration_pays_for_the_seeds_it_lost_to_divergence():
+    """A seed that diverged before its first epoch counts at the accuracy its network ended with,
+    not as a seed that never ran: 96% and a lost seed is no better than 95% twice. A configuration
+    that lost every seed so has no network to choose, and is no candidate."""
+    from experiments.analysis.selection import chosen, configurations
+    from experiments.execution.training import failed_row
+    from experiments.spec.config import RunConfig
+
+    def run(lr, seed, best_val_acc, status="ok"):
+        row = failed_row(RunConfig(impl="scratch", lr=lr, seed=seed))
+        return {**row, "status": status, "best_val_acc": best_val_acc, "test_acc_at_best": best_val_acc,
+                "final_val_acc": 0.1 if math.isnan(best_val_acc) else best_val_acc, "final_test_acc": 0.1,
+                "best_epoch": math.nan if math.isnan(best_val_acc) else 3}
+    runs = pd.DataFrame([run(0.5, 0, 0.95), run(0.5, 1, 0.95), run(3.0, 0, 0.96), run(3.0, 1, math.nan, "diverged"),
+                         run(9.0, 0, math.nan, "diverged"), run(9.0, 1, math.nan, "diverged")])
+    table = configurations(runs)
+    assert list(table.lr) == [0.5, 3.0] and table.best_val_acc.iloc[1] == pytest.approx((0.96 + 0.1) / 2)
+    assert table.diverged.iloc[1] == 1 and table.seeds.iloc[1] == 2
+    assert chosen(runs, []).lr.iloc[0] == 0.5

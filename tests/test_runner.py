@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from experiments.errors import UsageError
 from experiments.execution import runner
 from experiments.spec.config import RunConfig
 from experiments.store.folder import ResultsDir
@@ -74,12 +75,16 @@ def test_diverged_runs_are_recorded_and_the_grid_goes_on(tmp_path):
 
 
 class Failing:
-    """A cluster whose every task is lost."""
+    """A cluster whose every task is lost with its worker (or, raising=True, raises in it)."""
+
+    def __init__(self, raising: bool = False):
+        self.raising = raising
 
     def submit(self, fn, *args, **kwargs):
         from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
         future = Future()
-        future.set_exception(RuntimeError("worker lost"))
+        future.set_exception(RuntimeError("the unit raised") if self.raising else BrokenProcessPool("worker lost"))
         return future
 
 
@@ -273,3 +278,25 @@ def test_workers_report_epochs_while_they_train(tmp_path):
                               workers=2)
     assert outcome.counts == {"ok": 4}
     assert reported and set(reported) <= {1, 2, 3}  # rows from the worker processes, before the results
+
+
+def test_torch_runs_asked_on_another_device_than_the_folders_are_refused(tmp_path):
+    """A torch run's run_id leaves out its device: into a folder that holds it on the cpu, the same
+    run on cuda would count as done, so it is refused (and an `auto` device takes what is there)."""
+    on_cpu = RunConfig(impl="torch", device="cpu")
+    rows = [{"run_id": on_cpu.run_id, "impl": "torch", "device": "cpu", "status": "ok"}]
+    out = ResultsDir(tmp_path / "out")
+    runner.check_devices_of([on_cpu, RunConfig(impl="torch", device="auto")], rows, out)
+    with pytest.raises(UsageError, match="holds the torch runs on cpu, and these ask for cuda"):
+        runner.check_devices_of([RunConfig(impl="torch", device="cuda")], rows, out)
+    runner.check_devices_of([RunConfig(impl="torch", device="cuda")], [{**rows[0], "status": "failed"}], out)
+
+
+def test_a_unit_that_raises_is_recorded_failed_without_a_second_try(tmp_path, capsys):
+    """Only a lost worker is worth another try: code that raised would raise again."""
+    configs = [RunConfig(lr=lr, epochs=2) for lr in (0.1, 0.3)]
+    outcome = runner.run_grid(configs, ResultsDir(tmp_path / "out"), "test", {}, executor=Failing(raising=True),
+                              max_attempts=2)
+    notes = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("[")]
+    assert outcome.counts == {"failed": 2}
+    assert len(notes) == 1 and "RuntimeError: the unit raised" in notes[0]

@@ -94,6 +94,7 @@ def test_a_stopped_search_resumes_with_the_same_command(tmp_path):
     ("l2 = {low = 0, high = 1, log = true}", ["l2", "log", "low > 0"]),
     ("lr = {low = 0.1}", ["lr", "high"]),
     ("seed = [0, 1]", ["seed", "one value"]),
+    ("val_size = {low = 100, high = 500}", ["val_size", "one value"]),
     ("learning_rate = [0.1]", ["'learning_rate'"]),
     ("epochs = {low = 1.5, high = 3}", ["epochs", "integers"]),
     ("momentum = {low = 0.5, high = 1.5}", ["momentum", "1.5"]),
@@ -104,3 +105,16 @@ def test_bad_search_spaces_are_one_line(tmp_path, text, named):
     path.write_text(text + "\n")
     one_line_error(cli("search", "--space", path, "--out", tmp_path / "out"), str(path), *named)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_choice_of_sizes_comes_back_from_the_study_as_the_same_configuration(tmp_path):
+    """Optuna keeps a choice of sizes as text (784-32-10); a trial read back from the study, as a
+    resumed search and its report read it, is the configuration it was trained as."""
+    space = read_space("default", ["sizes=784-32-10,784-16-16-10", "lr=0.5"])
+    study = open_study(ResultsDir(tmp_path), space, 0)
+    for _ in range(4):
+        trial = study.ask()
+        params = suggest(trial, space)
+        assert isinstance(trial.params["sizes"], str)
+        assert space.config(trial.params) == space.config(params)
+        assert space.config(params).sizes in ((784, 32, 10), (784, 16, 16, 10))

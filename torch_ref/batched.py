@@ -2,9 +2,10 @@
 
 Parameters W_l (K, n_out, n_in) and b_l (K, n_out); batches are rows, as for nn.Linear:
 activations (K, m, n_l). The first layer of all K networks is one matrix product with the
-batch x (m, n_0) they share (addmm), the others one batched product each (baddbmm):
+batch x (m, n_0) they share (addmm, W_1 read in the order it is stored in), the others one
+batched product each (baddbmm):
 
-    z^1 = x W_1^T + b_1            (m, n_0) x (n_0, K n_1) -> (m, K n_1) -> (K, m, n_1)
+    (z^1)^T = W_1 x^T + b_1        (K n_1, n_0) x (n_0, m) -> (K n_1, m) -> (K, m, n_1)
     z^l = a^(l-1) W_l^T + b_l      (K, m, n_in) x (K, n_in, n_out) -> (K, m, n_out)
 
 Each hidden activation is applied to the whole stack and kept where a network uses it

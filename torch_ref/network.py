@@ -72,8 +72,10 @@ class TwinNet(nn.Module):
         in the dtype of its arrays. Raises ValueError for a file that is not one."""
         with np.load(path, allow_pickle=False) as f:
             layers = len([k for k in f.files if k.startswith("W")])
-            if layers == 0 or "activation" not in f.files or "loss" not in f.files:
-                raise ValueError(f"{path} is not a parameter file: it lacks W1, activation or loss")
+            needed = [f"{t}{l}" for l in range(1, layers + 1) for t in "Wb"] + ["activation", "loss"]
+            missing = [key for key in needed if key not in f.files]
+            if layers == 0 or missing:
+                raise ValueError(f"{path} is not a parameter file: it lacks {', '.join(missing or ['W1'])}")
             weights = [f[f"W{l}"] for l in range(1, layers + 1)]
             biases = [f[f"b{l}"] for l in range(1, layers + 1)]
             activation, loss = str(f["activation"]), str(f["loss"])

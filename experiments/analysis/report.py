@@ -9,18 +9,16 @@
 Each section is a figure and sentences computed from the tables, never written by hand. Every
 "best" is chosen on validation accuracy (each run at its best epoch, averaged over seeds) and
 reports the test accuracy of what was chosen. The page is written twice: report.md, whose
-figures are the PNG files beside it, and report.html, self-contained (figures inlined).
+figures are the PNG files beside it, and report.html, self-contained (experiments.analysis.pages).
 """
-import base64
-import html
 import math
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from experiments.analysis import plots
+from experiments.analysis.pages import Section, markdown, page
 from experiments.analysis.selection import (
     chosen,
     chosen_network,
@@ -29,56 +27,29 @@ from experiments.analysis.selection import (
     label,
     load,
     per_seed,
+    reference_impl,
+    scored,
     searched,
     varying,
 )
 from experiments.analysis.stats import Difference, difference
-from experiments.analysis.tables import parity, render
+from experiments.analysis.tables import parity
 from experiments.analysis.tryit import tryit_html
 from experiments.errors import UsageError
 from experiments.spec.config import KNOBS, QUESTIONS, SETTINGS
 from experiments.store.files import make_folder, why, write_atomic
 
+# epochs is no question: a shorter run is the first epochs of a longer one, scored at its best epoch,
+# so the longest always ties or wins (the best epoch of each run says how many it needed)
 KNOB_QUESTIONS = {"l2": "Which L2 strength?", "momentum": "Which momentum?", "lr_decay": "Which learning-rate decay?",
-                  "batch_size": "Which batch size?", "init": "Which initialisation?", "epochs": "How many epochs?"}
+                  "batch_size": "Which batch size?", "init": "Which initialisation?"}
 CHANCE = 0.2  # a final test accuracy below this is "near chance" (0.1 for ten digits)
 MANY_SEEDS = 100  # beyond this, a difference is too small to chase with seeds
 CHAOTIC = 1e-6  # twins whose train_loss parts by more than this, relative, have left rounding behind
 
 
-@dataclass
-class Section:
-    """A question's answer: paragraphs, tables and figures; or, when the folder cannot answer it,
-    the reason (`unanswered`), listed at the top of the page."""
-    title: str
-    # ("p", text) | ("table", DataFrame) | ("figure", path, caption) | ("html", fragment, what markdown says instead)
-    blocks: list = field(default_factory=list)
-    unanswered: str | None = None
-    facts: dict = field(default_factory=dict)  # the numbers behind the sentences, by name
-
-    def p(self, text: str) -> None:
-        self.blocks.append(("p", text))
-
-    def table(self, table: pd.DataFrame) -> None:
-        self.blocks.append(("table", table))
-
-    def figure(self, path: Path, caption: str) -> None:
-        self.blocks.append(("figure", path, caption))
-
-    def html(self, fragment: str, instead: str) -> None:
-        """A part of the HTML page only (the markdown page says `instead`)."""
-        self.blocks.append(("html", fragment, instead))
-
-
 def pct(value: float) -> str:
     return f"{100 * value:.2f}%"
-
-
-def reference_impl(runs: pd.DataFrame) -> str:
-    """The implementation whose runs answer: scratch, unless only torch's runs have a validation
-    accuracy (a scratch run without a validation split beside torch runs with one)."""
-    chosen_on = runs[runs.best_val_acc.notna()] if runs.best_val_acc.notna().any() else runs
-    return "scratch" if "scratch" in set(chosen_on.impl) else chosen_on.impl.iloc[0]
 
 
 def shown_value(value) -> str:
@@ -110,7 +81,7 @@ def seeds_phrase(n: float) -> str:
 
 def verdict(d: Difference, a: str, b: str) -> str:
     """What the interval of A - B says: which is better, or that the seeds do not tell them apart."""
-    how = f"paired over the {d.n} seeds both ran" if d.paired else "Welch's, the runs sharing no seed"
+    how = f"paired over the {d.n} seeds both ran" if d.paired else "Welch's: the runs share fewer than two seeds"
     if math.isnan(d.low):
         return (f"{a} - {b} = {points(d.mean)} points on the test set; with {d.n} seed(s) there is no interval: "
                 "run more seeds to compare them")
@@ -168,8 +139,7 @@ def question(runs: pd.DataFrame, axis: str, title: str, folder: Path, tag: str =
 
 
 # how far an axis can go, and a value beyond the grid's edge to try: (lowest, highest) and the step out
-BOUNDS = {"lr": (0, math.inf), "l2": (0, math.inf), "momentum": (0, 1), "lr_decay": (0, 1), "epochs": (1, math.inf),
-          "batch_size": (1, math.inf)}
+BOUNDS = {"lr": (0, math.inf), "l2": (0, math.inf), "momentum": (0, 1), "lr_decay": (0, 1), "batch_size": (1, math.inf)}
 
 
 def beyond(axis: str, value: float, side: str) -> str:
@@ -179,7 +149,7 @@ def beyond(axis: str, value: float, side: str) -> str:
     if axis == "momentum":
         return label(round(1 - (1 - value) / 2, 4) if side == "largest" else value / 2)
     if axis == "lr_decay":
-        return label(round(1 - (1 - value) * 2, 4) if side == "smallest" else min(1.0, 1 - (1 - value) / 2))
+        return label(round(max(value / 2, 1 - (1 - value) * 2), 4) if side == "smallest" else 1 - (1 - value) / 2)
     return label(int(value * 2) if side == "largest" else max(1, int(value // 2)))
 
 
@@ -192,17 +162,18 @@ def edges(runs: pd.DataFrame, config: pd.Series) -> dict[str, str]:
         if len(tried) < 2:
             continue
         low, high = BOUNDS[axis]
-        if config[axis] == tried[-1] and config[axis] < high and not (axis == "lr_decay" and config[axis] >= 1):
+        if config[axis] == tried[-1] and config[axis] < high:
             found[axis] = "largest"
         elif config[axis] == tried[0] and config[axis] > low:
             found[axis] = "smallest"
     return found
 
 
-def best_configurations(runs: pd.DataFrame, top: int = 5) -> Section:
+def best_configurations(runs: pd.DataFrame, where: str = "", top: int = 5) -> Section:
     """The configurations with the best mean validation accuracy, their test accuracy with its
-    interval, and the axes on whose edge the best lies. facts: best (its row), edges."""
-    section = Section("The best configuration")
+    interval, and the axes on whose edge the best lies (of one setting: `where`). facts: best (its
+    row), edges."""
+    section = Section("The best configuration" + where)
     impl = reference_impl(runs)
     mine = runs[runs.impl == impl]
     stats = configurations(mine)
@@ -254,7 +225,8 @@ def learning_rates(runs: pd.DataFrame, folder: Path, where: str = "", tag: str =
             final=("final_test_acc", "mean"), diverged=("status", lambda s: (s == "diverged").any()))
         broken = finals.index[finals.diverged | (finals.final < CHANCE)]
         close_counts.append(len(close) + 1)
-        edge = "largest tried" if best_lr == max(per_lr) else "smallest tried" if best_lr == min(per_lr) else ""
+        edge = "" if len(per_lr) < 2 else "largest tried" if best_lr == max(per_lr) else \
+            "smallest tried" if best_lr == min(per_lr) else ""
         rows.append({"activation": activation, "loss": loss, "best lr (validation)": label(best_lr)
                      + (f" ({edge}: widen the lr axis)" if edge else ""),
                      "not told apart from it (validation, 95%)": ", ".join(label(lr) for lr in close) or "none",
@@ -368,27 +340,31 @@ def search_section(runs: pd.DataFrame, folder: Path) -> Section:
         return section
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = JournalStorage(JournalFileBackend(str(path)))
-    (name,) = optuna.get_all_study_names(storage)[:1] or [None]
+    names = optuna.get_all_study_names(storage)
+    if len(names) != 1:
+        section.unanswered = (f"What did the search find? ({path.name} holds {len(names)} studies; a search's folder "
+                              "holds its own, one)")
+        return section
+    (name,) = names
     study = optuna.load_study(study_name=name, storage=storage)
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    trials = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number)
     if not trials:
         section.unanswered = "What did the search find? (no trial is complete yet)"
         return section
-    values = [t.value for t in sorted(trials, key=lambda t: t.number)]
-    running = pd.Series(values).cummax()
-    last_improved = int((running.diff().fillna(1) > 0)[::-1].idxmax()) + 1
+    best_so_far = pd.Series([t.value for t in trials]).cummax()
+    last_improved = trials[int(best_so_far.idxmax())].number  # Optuna's number of the trial that set the best
     impl = reference_impl(runs)
     mine = runs[runs.impl == impl]
     stats = configurations(mine)
-    confirmed = stats[stats.seeds == stats.seeds.max()] if stats.seeds.max() > 1 else stats.head(0)
+    confirmed = stats[stats.seeds > 1]  # the configurations the search ran again (as `contenders`)
     shown = [c for c in dict.fromkeys(QUESTIONS + ["lr"] + varying(mine, [k for k in KNOBS if k != "init"]))]
     section.facts = {"trials": len(trials), "best_value": study.best_value, "last_improved": last_improved,
                      "confirmed": confirmed}
     section.p(f"The search ({name}) completed {len(trials)} trials, each a run on one seed, chosen by Optuna's TPE "
-              f"sampler on the validation accuracy at the run's best epoch. The best, trial {study.best_trial.number}, "
-              f"reached {pct(study.best_value)} on the validation set; the best so far last improved at trial "
-              f"{last_improved} of {len(trials)}"
-              + (", so more trials may still find better." if last_improved > 0.8 * len(trials) else
+              f"sampler on the validation accuracy at the run's best epoch. The best, trial {study.best_trial.number} "
+              f"(Optuna numbers its trials from 0, {trials[-1].number} the last), reached {pct(study.best_value)} on "
+              f"the validation set, and no later trial did better"
+              + (": more trials may still find better." if last_improved > 0.8 * trials[-1].number else
                  ": the search had stalled well before its end."))
     if len(confirmed):
         section.table(pd.DataFrame([{"configuration": setting_of(row, shown), "validation": pct(row.best_val_acc),
@@ -426,7 +402,7 @@ def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str,
     ok = runs[runs.status != "failed"]
     settings = {k: sorted(map(label, runs[k].unique())) for k in SETTINGS}
     counts = runs.status.value_counts().to_dict()
-    has_val = ok.best_val_acc.notna().any()
+    has_val = (ok.val_size > 0).any()
     intro = (f"{len(runs)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}) on "
              f"{', '.join(settings['dataset'])}, sizes {', '.join(settings['sizes'])}, {', '.join(settings['dtype'])}, "
              f"{runs.seed.nunique()} seed(s). ")
@@ -449,14 +425,14 @@ def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str,
         else:
             sections.append(found)
     if has_val:
-        sections.append(best_configurations(ok))
+        sections += [best_configurations(part, where) for where, _, part in apart(ok) if not scored(part).empty]
     questions = [("activation", "Sigmoid or ReLU?"), ("loss", "Quadratic loss or cross-entropy?")]
     # a knob is a question where it varies for one activation and loss (init=auto follows the activation)
     questions += [(axis, title) for axis, title in KNOB_QUESTIONS.items() if varying(ok, [axis], within=QUESTIONS)]
     for axis, title in questions:
         if ok[axis].nunique() > 1 and has_val:
             answers = [question(part, axis, title + where, folder, tag) for where, tag, part in apart(ok)
-                       if part[axis].nunique() > 1 and part.best_val_acc.notna().any()]
+                       if part[axis].nunique() > 1 and not scored(part).empty]
             sections += answers
             if not answers:
                 missing.append(f"{title} (each setting of these runs with a validation split uses one {axis} "
@@ -466,7 +442,7 @@ def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str,
                            if has_val else f"{title} (no validation split to choose on)")
     if ok.lr.nunique() > 1 and has_val:
         answers = [learning_rates(part, folder, where, tag) for where, tag, part in apart(ok)
-                   if part.lr.nunique() > 1 and part.best_val_acc.notna().any()]
+                   if part.lr.nunique() > 1 and not scored(part).empty]
         sections += answers
         if not answers:
             missing.append("Which learning rate? (each setting of these runs with a validation split uses one lr "
@@ -484,57 +460,6 @@ def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str,
     else:
         sections.append(drawn)
     return intro, sections, missing
-
-
-def markdown(folder: Path, intro: str, sections: list[Section], missing: list[str]) -> str:
-    out = [f"# What {folder.resolve().name} answers", "", intro, ""]
-    if missing:
-        out += ["Not answered here: " + "; ".join(missing) + ".", ""]
-    for section in sections:
-        out += [f"## {section.title}", ""]
-        for kind, *rest in section.blocks:
-            if kind == "p":
-                out += [rest[0], ""]
-            elif kind == "table":
-                out += [render(rest[0], "markdown", index=False), ""]
-            elif kind == "html":
-                out += [rest[1], ""]
-            else:
-                path, caption = rest
-                out += [f"![{caption}]({path.relative_to(folder).as_posix()})", ""]
-    return "\n".join(out)
-
-
-def inline(text: str) -> str:
-    """Markdown's **bold** as HTML, the rest escaped."""
-    parts = html.escape(text).split("**")
-    return "".join(f"<b>{p}</b>" if k % 2 else p for k, p in enumerate(parts))
-
-
-def page(folder: Path, intro: str, sections: list[Section], missing: list[str]) -> str:
-    body = [f"<h1>What {html.escape(folder.resolve().name)} answers</h1>", f"<p>{inline(intro)}</p>"]
-    if missing:
-        body.append(f"<p class=note>Not answered here: {inline('; '.join(missing))}.</p>")
-    for section in sections:
-        body.append(f"<h2>{html.escape(section.title)}</h2>")
-        for kind, *rest in section.blocks:
-            if kind == "p":
-                body.append(f"<p>{inline(rest[0])}</p>")
-            elif kind == "table":
-                body.append(rest[0].to_html(index=False, border=0, classes="table"))
-            elif kind == "html":
-                body.append(rest[0])
-            else:
-                path, caption = rest
-                data = base64.b64encode(path.read_bytes()).decode()
-                body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
-                            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    style = ("body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
-             "table{border-collapse:collapse;margin:1rem 0}td,th{padding:.25rem .6rem;border-bottom:1px solid #ddd;"
-             "text-align:left}img{max-width:100%}figcaption{color:#555;font-size:.9rem}.note{color:#555}")
-    title = html.escape(folder.resolve().name)
-    return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{title}: report"
-            f"</title><style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
 def write_report(folder: str | Path, data_root: str | None = None, tables=None) -> list[Path]:

@@ -30,13 +30,13 @@ def searched(folder: str | Path) -> bool:
 
 def contenders(runs: pd.DataFrame, folder: str | Path) -> pd.DataFrame:
     """The runs whose configurations compete to be the best. In a search's folder, those run on
-    the most seeds (the ones the search ran again): a trial's one seed would win by luck as
-    often as by merit. Elsewhere, every run."""
+    more than one seed (the ones the search ran again): a trial's one seed would win by luck as
+    often as by merit. Elsewhere, or before a search ran anything again, every run."""
     if not searched(folder) or runs.empty:
         return runs
-    seeds = runs[runs.status != "failed"].groupby(CONFIG + ["impl"], dropna=False).seed.transform("nunique")
-    most = seeds.max()
-    return runs.loc[seeds.index[seeds == most]] if most > 1 else runs
+    seeds = runs.groupby(CONFIG + ["impl"], dropna=False).seed.transform("nunique")
+    again = runs[seeds > 1]
+    return again if len(again) else runs
 
 
 def load(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -67,25 +67,38 @@ def label(value) -> str:
     return str(value)
 
 
+def scored(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs that are chosen among (not failed, with a validation split), each scored at its best
+    epoch; a run that diverged before any epoch computed numbers is scored at the accuracies it ended
+    with (its network's, at chance), so that a configuration pays for the seeds it lost. A
+    configuration every seed of which diverged so is no candidate: it has no network to choose."""
+    ok = runs[(runs.status != "failed") & (runs.val_size > 0)]
+    has_best = ok.best_val_acc.notna().groupby([ok[c] for c in ["impl", *CONFIG]], dropna=False).transform("any")
+    ok = ok[has_best]
+    ok = ok.assign(best_val_acc=ok.best_val_acc.fillna(ok.final_val_acc),
+                   test_acc_at_best=ok.test_acc_at_best.fillna(ok.final_test_acc))
+    return ok[ok.best_val_acc.notna()]
+
+
 def configurations(runs: pd.DataFrame) -> pd.DataFrame:
     """Every configuration of each implementation that has a validation accuracy, best first:
     best_val_acc (mean over seeds of each run's best), its std, test_acc_at_best (mean), its std
     and its 95% interval (test_low, test_high), the mean best epoch, the mean final test accuracy,
     how many seeds ran and diverged."""
-    ok = runs[(runs.status != "failed") & runs.best_val_acc.notna()]
-    stats = ok.groupby(["impl", *CONFIG], dropna=False).agg(
+    stats = scored(runs).groupby(["impl", *CONFIG], dropna=False).agg(
         best_val_acc=("best_val_acc", "mean"), val_std=("best_val_acc", "std"),
         test_acc_at_best=("test_acc_at_best", "mean"), test_std=("test_acc_at_best", "std"),
-        test_low=("test_acc_at_best", lambda v: interval(v).low),
-        test_high=("test_acc_at_best", lambda v: interval(v).high),
+        test_low=("test_acc_at_best", lambda v: max(0.0, interval(v).low)),  # an accuracy's mean lies in [0, 1]
+        test_high=("test_acc_at_best", lambda v: min(1.0, interval(v).high)),
         best_epoch=("best_epoch", "mean"), final_test_acc=("final_test_acc", "mean"), seeds=("seed", "nunique"),
         diverged=("status", lambda s: int((s == "diverged").sum()))).reset_index()
     return stats.sort_values("best_val_acc", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def runs_of(runs: pd.DataFrame, config: pd.Series) -> pd.DataFrame:
-    """The runs (one per seed) of a configuration: a row of `configurations`."""
-    mine = runs[(runs.impl == config.impl) & (runs.status != "failed")]
+    """The scored runs (one per seed) of a configuration: a row of `configurations`."""
+    mine = scored(runs)
+    mine = mine[mine.impl == config.impl]
     for column in CONFIG:
         mine = mine[(mine[column] == config[column]) | (mine[column].isna() & pd.isna(config[column]))]
     return mine
@@ -104,13 +117,19 @@ def chosen(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return stats.groupby(groups, sort=False, dropna=False).head(1) if groups else stats.head(1)
 
 
+def reference_impl(runs: pd.DataFrame) -> str | None:
+    """The implementation whose runs answer: scratch, unless only torch's runs can be chosen among (a
+    scratch run without a validation split beside torch runs with one); None when no run can be."""
+    impls = set(scored(runs).impl)
+    return "scratch" if "scratch" in impls else min(impls) if impls else None
+
+
 def best_run(runs: pd.DataFrame) -> pd.Series | None:
-    """A run of the best configuration: its seed with the best validation accuracy (scratch's
-    runs first, where they have a validation accuracy); None when no run has one."""
-    with_val = runs[runs.best_val_acc.notna() & (runs.status != "failed")]
-    if with_val.empty:
+    """A run of the best configuration: its seed with the best validation accuracy (of the reference
+    implementation's runs); None when no run has one."""
+    impl = reference_impl(runs)
+    if impl is None:
         return None
-    impl = "scratch" if "scratch" in set(with_val.impl) else with_val.impl.iloc[0]
     top = chosen(runs[runs.impl == impl], [])
     return runs_of(runs, top.iloc[0]).sort_values("best_val_acc", ascending=False, kind="stable").iloc[0]
 

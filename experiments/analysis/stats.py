@@ -85,11 +85,10 @@ def seeds_to_resolve(mean: float, spread: float, paired: bool) -> float:
         return math.inf
     if spread == 0:
         return 2.0
-    for n in range(2, MAX_SEEDS + 1):
-        df = n - 1 if paired else 2 * n - 2
-        if t_quantile(df) * spread / math.sqrt(n) < abs(mean):
-            return float(n)
-    return math.inf
+    n = np.arange(2, MAX_SEEDS + 1)
+    df = n - 1 if paired else 2 * n - 2
+    resolved = np.flatnonzero(stats.t.ppf(0.5 + CONFIDENCE / 2, df) * spread / np.sqrt(n) < abs(mean))
+    return float(n[resolved[0]]) if len(resolved) else math.inf
 
 
 def difference(a: dict[int, float], b: dict[int, float], confidence: float = CONFIDENCE) -> Difference:

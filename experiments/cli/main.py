@@ -18,8 +18,7 @@ from experiments import __version__
 from experiments.cli import bench, gradcheck, inspect, predict, run, search
 from experiments.cli.args import PROG, Parser
 from experiments.cli.output import flush, output_failure
-from experiments.errors import UsageError
-from experiments.execution.runner import Interrupted
+from experiments.errors import Interrupted, UsageError
 
 KEPT = {"train": "; the epoch rows written so far are kept, and the same command trains the run again",
         "run": "; the rows written so far are kept, and the same command resumes",

@@ -41,7 +41,9 @@ class Stream(io.TextIOBase):
         if isinstance(e, OSError) and e.errno != errno.EPIPE:
             self.failure = e
         try:  # what the interpreter flushes at its exit goes nowhere
-            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.stream.fileno())
+            os.close(null)
         except (OSError, ValueError, AttributeError):
             pass
 

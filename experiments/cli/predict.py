@@ -3,7 +3,7 @@ import argparse
 from pathlib import Path
 
 from experiments.errors import UsageError
-from experiments.tools.predict import OUTPUT_KIND, csv_lines, load_model, read, text_lines
+from experiments.tools.predict import OUTPUT_KIND, csv_text, load_model, read, text_lines
 
 
 def add_parsers(sub) -> None:
@@ -16,7 +16,7 @@ def add_parsers(sub) -> None:
                    help="text, or csv: image,prediction,a0,...,a9 (default: text)")
     p.add_argument("--show", default=None, metavar="OUT.png",
                    help="draw what the network saw and each layer's activations, as the videos do; OUT-<image>.png "
-                        "for several images (default: off)")
+                        "for several images, numbered when two share a name (default: off)")
     p.set_defaults(command_fn=predict)
 
 
@@ -26,7 +26,10 @@ def show_paths(show: str, images: list[str]) -> list[Path]:
         raise UsageError(f"--show {show}: give a file name ending in .png")
     if len(images) == 1:
         return [out]
-    return [out.with_name(f"{out.stem}-{Path(image).stem}.png") for image in images]
+    stems = [Path(image).stem for image in images]
+    if len(set(stems)) < len(stems):  # a/1.png and b/1.png: numbered, so that neither drawing replaces the other
+        stems = [f"{i}-{stem}" for i, stem in enumerate(stems, 1)]
+    return [out.with_name(f"{out.stem}-{stem}.png") for stem in stems]
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -35,7 +38,7 @@ def predict(args: argparse.Namespace) -> int:
     predictions = [read(image, model.network) for image in args.images]  # every image read before anything shows
     loss = model.network.loss.name
     if args.format == "csv":
-        print("\n".join(csv_lines(predictions)))
+        print(csv_text(predictions), end="")
     else:
         print(f"{model.source}; outputs: {OUTPUT_KIND[loss]}")
         print("\n".join(text_lines(predictions, loss)))

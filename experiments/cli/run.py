@@ -19,6 +19,7 @@ from experiments.cli.args import (
 )
 from experiments.data.datasets import download
 from experiments.errors import UsageError
+from experiments.execution.limits import check_processes
 from experiments.execution.plan import epochs_of
 from experiments.execution.progress import EpochLines
 from experiments.execution.runner import Plan, plan_grid, run_plan
@@ -74,7 +75,6 @@ def executor_for(args: argparse.Namespace, uses_torch: bool):
     if args.scheduler is None:
         return nullcontext(None)
     from experiments.execution.dask import dask_executor  # the dask extra: only --scheduler needs it
-    from experiments.execution.limits import check_processes
     return dask_executor(args.scheduler, args.dask_wait,
                          lambda n: check_processes(n, uses_torch, "--scheduler local:N, N ="))
 
@@ -100,8 +100,9 @@ def describe_plan(plan: Plan) -> str:
 def announce(plan: Plan) -> None:
     line = f"{plan.name}: {len(plan.configs)} runs, {plan.done} already complete in {plan.out.path}"
     if plan.todo:
+        workers = f"{min(plan.workers, len(plan.work))} worker(s)" if plan.executor is None else "the cluster"
         line += (f", {len(plan.todo)} to run in {len(plan.work)} unit(s): about {plan.seconds / 60:.0f} min on "
-                 f"{min(plan.workers, len(plan.work))} worker(s) (estimated from a step timed here)")
+                 f"{workers} (estimated from a step timed here)")
     print(line, flush=True)
 
 
@@ -127,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         outcome = run_plan(plan)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items())) or "nothing to run"
     print(f"done: {summary}; results in {out.path}\n")
-    print(report(out.path, "final_test_acc", "text", parts=("comparison",)))
+    print(report(out.path, "final_test_acc", "text", parts=("comparison", "best")))
+    print(f"\nmore: {PROG} inspect {out.path} --report (a page that answers what these runs can answer)")
     if outcome.counts.get("failed"):
         print(f"{PROG} run: {outcome.counts['failed']} run(s) failed (see the lines above); run the same command "
               "again to try them again", file=sys.stderr)
@@ -166,7 +168,8 @@ def train(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     best = (f"; best validation accuracy {100 * row['best_val_acc']:.2f}% at epoch {int(row['best_epoch'])}, "
-            f"where the test accuracy was {100 * row['test_acc_at_best']:.2f}%" if n_val else "")
+            f"where the test accuracy was {100 * row['test_acc_at_best']:.2f}%" if n_val and row["best_epoch"] > 0
+            else "; no epoch computed numbers to choose" if n_val else "")
     print(f"{row['status']}: final test accuracy {100 * row['final_test_acc']:.2f}%{best}; "
           f"{row['wall_s']:.1f} s; rows appended to {out.path}/runs.csv and epochs.csv")
     return 0

@@ -189,8 +189,9 @@ def provenance(name: str, raw: Path) -> str:
     return "official" if not wrong else f"not the official {name}: {', '.join(wrong)} differ from the published files"
 
 
-def download(name: str, root: str) -> None:
-    """Fetch the IDX files into root/<Folder>/raw with torchvision."""
+def download(name: str, root: str | None) -> None:
+    """Fetch the IDX files into root/<Folder>/raw with torchvision (root: the default data root when None)."""
+    root = root or default_data_root()
     raw = Path(root) / FOLDERS[name] / "raw"
     try:
         check_writable(raw)

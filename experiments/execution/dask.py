@@ -14,11 +14,10 @@ it), so that none prints a traceback of its own.
 """
 import logging
 import multiprocessing
-import os
 import time
 from contextlib import contextmanager
 
-from experiments.errors import UsageError
+from experiments.errors import Interrupted, UsageError
 from experiments.execution.limits import check_workers
 from experiments.execution.workers import born_deaf_to_ctrl_c
 
@@ -87,11 +86,6 @@ def parse(scheduler: str) -> tuple[str, int | None]:
     raise UsageError(f"--scheduler {scheduler!r}: use tcp://HOST:8786 or local:N")
 
 
-def local_workers() -> int:
-    """How many worker processes `local:N` may start: as many as the limits allow --workers."""
-    return os.cpu_count() or 1
-
-
 def kill_local_workers() -> None:
     """A local cluster's worker processes (this process's children), killed now."""
     for process in multiprocessing.active_children():
@@ -123,16 +117,16 @@ def dask_executor(scheduler: str, wait_s: float = WAIT_S, worker_bytes=None):
                              "start it with `dask scheduler` and check the address") from None
     for name in [n for n in logging.root.manager.loggerDict if n.startswith("distributed")] + ["distributed"]:
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)  # what goes wrong is said here, in one line
-    stopped = False
+    interrupted = False
     try:
         yield DaskPool(client, scheduler, wait_s)
-    except BaseException:
-        stopped = True
+    except (KeyboardInterrupt, Interrupted):  # stop now: the workers are killed, not waited for
+        interrupted = True
         if cluster is not None:
             kill_local_workers()
         raise
     finally:
-        if not stopped:
+        if not interrupted:
             client.close()
             if cluster is not None:
                 cluster.close()

@@ -125,12 +125,3 @@ def unit_seconds(units: list[list[RunConfig]], n_images: dict[str, tuple[int, in
         steps = math.ceil(n_train / c.batch_size) + n_eval / c.batch_size / 3
         seconds.append(epochs_of(unit) * steps * timed[key] * (TORCH_FACTOR[engine] if c.impl == "torch" else 1.0))
     return seconds
-
-
-def loads(seconds: list[float], workers: int) -> list[float]:
-    """Each worker's seconds, the units given longest first to the worker free first (as the pool
-    hands them out)."""
-    free = [0.0] * max(1, min(workers, len(seconds)))
-    for s in sorted(seconds, reverse=True):
-        free[free.index(min(free))] += s
-    return free

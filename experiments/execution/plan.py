@@ -66,12 +66,18 @@ def parts(unit: list[RunConfig], count: int) -> list[list[RunConfig]]:
     return [by_loss(ordered[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
 
 
-def makespan(units: list[list[RunConfig]], engine: str, workers: int) -> float:
-    """When the last unit ends, the units given longest first to the worker free first."""
-    free = [0.0] * workers
-    for unit_cost in sorted((cost(u, engine) for u in units), reverse=True):
+def loads(costs: list[float], workers: int) -> list[float]:
+    """Each worker's total, the units given longest first to the worker free first (as the pool
+    hands them out)."""
+    free = [0.0] * max(1, min(workers, len(costs)))
+    for unit_cost in sorted(costs, reverse=True):
         heapq.heapreplace(free, free[0] + unit_cost)
-    return max(free)
+    return free
+
+
+def makespan(units: list[list[RunConfig]], engine: str, workers: int) -> float:
+    """When the last unit ends."""
+    return max(loads([cost(u, engine) for u in units], workers))
 
 
 def cut(work: list[list[RunConfig]], engine: str, workers: int) -> list[list[RunConfig]]:

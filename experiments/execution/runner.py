@@ -16,18 +16,15 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from experiments.data.datasets import Dataset
+from experiments.errors import Interrupted, UsageError
 from experiments.execution import workers as places
-from experiments.execution.limits import check_memory, check_processes, check_workers, loads, unit_bytes, unit_seconds
-from experiments.execution.plan import units
+from experiments.execution.limits import check_memory, check_processes, check_workers, unit_bytes, unit_seconds
+from experiments.execution.plan import loads, units
 from experiments.execution.progress import Progress
 from experiments.execution.training import RunResult
 from experiments.spec.config import RunConfig
 from experiments.store import manifest as manifests
 from experiments.store.folder import ResultsDir
-
-
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM: the message says what is kept and how to resume."""
 
 
 @dataclass
@@ -89,8 +86,10 @@ def plan_grid(configs: list[RunConfig], out: ResultsDir, name: str, axes: dict, 
     for c in configs:
         datasets[c.dataset].check_fits(c.val_size, c.batch_size)
     out.check()
-    has_runs = bool(out.rows("runs.csv") or out.rows("epochs.csv"))
+    rows = out.rows("runs.csv")
+    has_runs = bool(rows or out.rows("epochs.csv"))
     done = out.completed()
+    check_devices_of(configs, rows, out)
     session = None if continuing else manifests.session(workers, scheduler, engine,
                                                         any(c.impl == "torch" for c in configs))
     manifest = manifests.check_and_update(
@@ -109,14 +108,31 @@ def plan_grid(configs: list[RunConfig], out: ResultsDir, name: str, axes: dict, 
     return Plan(configs, out, name, todo, work, datasets, manifest, engine, workers, data_root, executor, busy)
 
 
-def run_plan(plan: Plan, progress: Progress | None = None, max_attempts: int = 2) -> Outcome:
-    """Train what the plan says is left, writing as it goes; the counts of the runs trained, by status."""
+def check_devices_of(configs: list[RunConfig], rows: list[dict], out: ResultsDir) -> None:
+    """Refuse torch runs asked for on one device into a folder that holds them on another: they share
+    their run_id, so the folder's would count as done."""
+    ran_on = {(r["run_id"], r["impl"]): r["device"] for r in rows if r["impl"] == "torch" and r["status"] != "failed"}
+    for c in configs:
+        there = ran_on.get((c.run_id, c.impl))
+        if there is not None and c.device not in ("auto", there):
+            raise UsageError(f"{out.path} holds the torch runs on {there}, and these ask for {c.device}: they share "
+                             "their run_ids, so they would count as done; choose another --out for this device")
+
+
+def run_plan(plan: Plan, progress: Progress | None = None, max_attempts: int = 2,
+             always_record: bool = False) -> Outcome:
+    """Train what the plan says is left, writing as it goes; the counts of the runs trained, by status.
+    always_record: write the manifest (with this command's session) even with nothing to train."""
     out, path = plan.out, plan.out.path / "manifest.json"
     if plan.workers > 1 and plan.executor is None:
         check_workers(plan.workers)
     out.open()
     out.drop_incomplete()
-    if plan.todo or plan.manifest["changed"] or not path.exists():  # nothing new keeps the record as it is
+    done = out.completed()  # again, under the lock: another run may have finished some since the plan
+    if any((c.run_id, c.impl) in done for c in plan.todo):
+        plan.todo = [c for c in plan.todo if (c.run_id, c.impl) not in done]
+        plan.work = units(plan.todo, plan.engine, plan.workers if plan.executor is None else 1)
+    if plan.todo or plan.manifest["changed"] or always_record or not path.exists():  # nothing new: kept as it is
         manifests.write(path, plan.manifest)
     progress = progress or Progress(plan.todo)
     outcome = Outcome()
@@ -139,7 +155,6 @@ def run_plan(plan: Plan, progress: Progress | None = None, max_attempts: int = 2
             places.run_pool(plan.work, plan.data_root, checksums, plan.workers, plan.executor, plan.engine, record,
                             progress, max_attempts)
     except KeyboardInterrupt:
-        progress.close()
         raise Interrupted(f"interrupted: the {outcome.total} run(s) finished since the start are in {out.path}, "
                           f"{len(plan.todo) - outcome.total} are not (rows of runs cut off are dropped on resume); "
                           "run the same command again to resume") from None

@@ -49,11 +49,15 @@ def open_study(out: ResultsDir, space: Space, seed: int):
 
 
 def value_of(row: dict) -> float | None:
-    """A trial's objective: its run's best validation accuracy (0 for a run that diverged before it
-    had one); None for a run that failed (it is asked again)."""
+    """A trial's objective: its run's best validation accuracy (for a run that diverged before any
+    epoch computed numbers, the accuracy it ended with, as the analysis counts it); None for a run
+    that failed (it is asked again)."""
     if row["status"] == "failed":
         return None
-    return 0.0 if math.isnan(row["best_val_acc"]) else row["best_val_acc"]
+    for value in (row["best_val_acc"], row["final_val_acc"]):
+        if not math.isnan(value):
+            return value
+    return 0.0
 
 
 def tell(study, trial, row: dict | None) -> None:
@@ -131,15 +135,19 @@ def run_search(space: Space, trials: int, out: ResultsDir, overrides: list[str] 
         configs = [space.config(suggest(trial, space)) for trial in asked]
         unique = list({(c.run_id, c.impl): c for c in configs}.values())
         plan = plan_grid(unique, out, name, axes, overrides, extend=True, continuing=continuing, **options)
-        continuing = True
         done = len(complete(study))
         announce(f"trials {done + 1}-{done + len(asked)} of {trials}: {len(plan.todo)} run(s) to train in "
                  f"{len(plan.work)} unit(s), about {plan.seconds / 60:.1f} min")
-        outcome = run_plan(plan, progress_for(plan.todo) if progress_for else None)
+        before = len(complete(study))
+        outcome = run_plan(plan, progress_for(plan.todo) if progress_for else None, always_record=not continuing)
+        continuing = True
         trained += len(outcome.rows)
         rows = finished_rows(out)
         for trial, config in zip(asked, configs, strict=True):
             tell(study, trial, rows.get((config.run_id, config.impl)))
+        if len(complete(study)) == before:
+            raise UsageError(f"none of the {len(asked)} trials of a batch finished (their runs failed, see the lines "
+                             "above); fix what failed and run the same command again to resume")
         best = study.best_trial if complete(study) else None
         if best is not None:
             announce(f"  best so far: trial {best.number}, validation accuracy {100 * best.value:.2f}%: "
@@ -152,7 +160,8 @@ def run_search(space: Space, trials: int, out: ResultsDir, overrides: list[str] 
         if plan.todo:
             announce(f"the best {len(top)} configuration(s) on {confirm_seeds} seeds: {len(plan.todo)} run(s) to "
                      f"train in {len(plan.work)} unit(s), about {plan.seconds / 60:.1f} min")
-            trained += len(run_plan(plan, progress_for(plan.todo) if progress_for else None).rows)
+            trained += len(run_plan(plan, progress_for(plan.todo) if progress_for else None,
+                                    always_record=not continuing).rows)
     best = study.best_trial if complete(study) else None
     return SearchOutcome(len(complete(study)), trained, space.config(best.params) if best else None,
                          best.value if best else math.nan, top)

@@ -20,7 +20,7 @@ import numpy as np
 import scratch
 from experiments.data.datasets import Dataset, Part, Pixels
 from experiments.spec.config import STACK_KEY, RunConfig
-from experiments.store.layout import PARTS
+from experiments.store.layout import PARTS, RUN_METRICS
 from experiments.store.params import Params
 from scratch import batched
 
@@ -144,10 +144,7 @@ def run_row(c: RunConfig, device: str, status: str, rows: list[dict], wall_s: fl
 
 def failed_row(c: RunConfig) -> dict:
     """The runs.csv row of a run that could not be trained (tried again by the next `run`)."""
-    return {"run_id": c.run_id, **c.row(), "status": "failed", "final_train_loss": math.nan,
-            "final_val_loss": math.nan, "final_test_loss": math.nan, "final_val_acc": math.nan,
-            "final_test_acc": math.nan, "best_val_acc": math.nan, "best_epoch": math.nan,
-            "test_acc_at_best": math.nan, "wall_s": 0.0}
+    return {"run_id": c.run_id, **c.row(), "status": "failed", **dict.fromkeys(RUN_METRICS, math.nan), "wall_s": 0.0}
 
 
 def candidate(row: dict) -> bool:

@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable
 
 from threadpoolctl import threadpool_limits
@@ -53,7 +54,8 @@ def dataset_for(name: str, data_root: str | None, checksum: str | None = None) -
     if checksum is not None and key not in _checksums:
         _checksums[key] = data.checksum()  # once per process: it hashes every image
     if checksum is not None and _checksums[key] != checksum:
-        raise RuntimeError(f"this worker's {name} at {data_root} differs from the client's (checksum)")
+        raise UsageError(f"a worker's {name} at {data_root} differs from the client's (checksum): give every worker "
+                         "the same data at the same --data-root")
     return data
 
 
@@ -100,7 +102,8 @@ def born_deaf_to_ctrl_c(spawning: bool):
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # not changed meanwhile (a signal came: ignored)
+            signal.signal(signal.SIGINT, previous)
 
 
 def start_worker(epochs, client: int) -> None:
@@ -184,9 +187,16 @@ def outcome(future, unit: list[RunConfig], retry: bool, progress) -> list[RunRes
     except UsageError:
         raise
     except (Exception, CancelledError) as e:  # a worker died (BrokenProcessPool) or was lost, or the unit raised
-        if retry:
+        if retry and lost_worker(e):
             return None
         return failed(unit, e, progress.note)
+
+
+def lost_worker(e: BaseException) -> bool:
+    """Whether a unit did not finish because its worker went away (tried again), rather than because
+    it raised (recorded as failed at once, as in this process)."""
+    return isinstance(e, (BrokenProcessPool, CancelledError)) or type(e).__name__ in ("KilledWorker",
+                                                                                      "CommClosedError")
 
 
 def finished(futures, epochs_in, progress, check=None):

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from experiments.errors import UsageError
-from experiments.spec.config import FLOATS, INTEGERS, RunConfig, check_field, is_int, is_number
+from experiments.spec.config import FLOATS, INTEGERS, RunConfig, check_field, is_int, is_number, parse_sizes
 from experiments.spec.grid import AXES, check_axes, with_overrides
 
 SPACES_DIR = Path(__file__).parent / "spaces"
-ONE_VALUE = ("seed", "impl", "device")
+ONE_VALUE = ("seed", "impl", "device", "dataset", "val_size")  # trials compare on one seed and one validation set
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,9 @@ class Space(NamedTuple):
             choices.items())), "fixed": dict(sorted(fixed.items()))}
 
     def config(self, params: dict) -> RunConfig:
-        """The RunConfig of a trial's sampled params."""
-        return RunConfig(**self.fixed, **params)
+        """The RunConfig of a trial's params (as Optuna keeps them: sizes written 784-16-16-10)."""
+        values = {k: parse_sizes(v) if k == "sizes" and isinstance(v, str) else v for k, v in params.items()}
+        return RunConfig(**self.fixed, **values)
 
 
 def space_path(space: str) -> Path:
@@ -112,9 +113,10 @@ def read_space(space: str, overrides: list[str] = ()) -> Space:
     lists = with_overrides(check_axes(lists, where), list(overrides))
     ranges = {k: r for k, r in ranges.items() if k not in lists}
     for key in ONE_VALUE:
-        if len(lists.get(key, [None])) > 1:
-            raise UsageError(f"{where}: {key} must be one value in a search space (the search compares "
-                             f"configurations on one seed, and runs its best on more); got {lists[key]}")
+        if len(lists.get(key, [None])) > 1 or key in ranges:
+            got = lists.get(key) or ranges[key].as_json()
+            raise UsageError(f"{where}: {key} must be one value in a search space (its trials are compared on one "
+                             f"seed and one validation set, and its best run again on more seeds); got {got}")
     fixed = {k: v[0] for k, v in lists.items() if len(v) == 1}
     choices = {k: v for k, v in lists.items() if len(v) > 1}
     if not ranges and not choices:
@@ -134,4 +136,4 @@ def suggest(trial, space: Space) -> dict:
         shown = ["-".join(map(str, v)) if key == "sizes" else v for v in values]  # Optuna stores plain values
         picked = trial.suggest_categorical(key, shown)
         params[key] = values[shown.index(picked)]
-    return params
+    return params  # sizes as a tuple, as RunConfig takes it (Space.config also reads Optuna's string)

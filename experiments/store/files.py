@@ -21,6 +21,8 @@ from experiments.errors import UsageError
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows, which has no such links to plant
 NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO without a reader fails at once instead of blocking the open
+UMASK = os.umask(0o022)
+os.umask(UMASK)  # read, and put back: the process's umask, for the files written here
 
 
 def why(e: OSError) -> str:
@@ -93,6 +95,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        if hasattr(os, "fchmod"):  # mkstemp's 0600, made what a file created here would have (0644 by umask 022)
+            os.fchmod(fd, 0o666 & ~UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -30,6 +30,7 @@ from experiments.store.files import (
     write_atomic,
 )
 from experiments.store.layout import (
+    CONFIG_COLUMNS,
     EPOCHS_COLUMNS,
     INTEGER_COLUMNS,
     RUNS_COLUMNS,
@@ -40,7 +41,7 @@ from experiments.store.layout import (
 )
 
 ENTRIES = {"runs.csv": "file", "epochs.csv": "file", "manifest.json": "file", "params": "folder", "plots": "folder",
-           "report.md": "file", "report.html": "file", "study.journal": "file"}
+           "report.md": "file", "report.html": "file", "study.journal": "file", ".lock": "file"}
 
 
 def check_entries(folder: Path) -> None:
@@ -198,8 +199,7 @@ class ResultsDir:
         except OSError as e:
             raise UsageError(f"cannot create {folder} ({why(e)}); free space or fix permissions and run again "
                              "to resume") from None
-        config = {k: run_row[k] for k in RUNS_COLUMNS[:RUNS_COLUMNS.index("status")]}
+        config = {k: run_row[k] for k in ["run_id", *CONFIG_COLUMNS]}
         data = param_files.encode(params, config, run_row["activation"], run_row["loss"], run_row["run_id"],
                                   run_row["impl"])
-        write_atomic(param_files.path_of(self.path, run_row["run_id"], run_row["impl"], which).with_name(
-            param_files.file_name(run_row["run_id"], run_row["impl"], which)), data)
+        write_atomic(folder / param_files.file_name(run_row["run_id"], run_row["impl"], which), data)

@@ -7,6 +7,8 @@ made (experiments.tools.drawn_digits) and goes through the network's forward pas
 the answer is the digit of the largest output, with the ten output activations (softmax for a
 network trained with the softmax cross-entropy, sigmoids otherwise).
 """
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,11 +88,13 @@ def read(path: str | Path, network: Network) -> Prediction:
     return Prediction(Path(path), int(np.argmax(outputs)), outputs, seen, [a[0] for a in activations[1:]])
 
 
-def csv_lines(predictions: list[Prediction]) -> list[str]:
+def csv_text(predictions: list[Prediction]) -> str:
     """`image,prediction,a0,...,a9`, then a row per image, outputs in full float64."""
-    return ["image,prediction," + ",".join(f"a{k}" for k in range(10))] + [
-        ",".join([f'"{p.image}"' if "," in str(p.image) else str(p.image), str(p.digit),
-                  *(repr(float(a)) for a in p.outputs)]) for p in predictions]
+    buffer = io.StringIO()
+    rows = csv.writer(buffer, lineterminator="\n")  # quotes a name with a comma, a quote or a line break
+    rows.writerow(["image", "prediction", *(f"a{k}" for k in range(10))])
+    rows.writerows([str(p.image), p.digit, *(repr(float(a)) for a in p.outputs)] for p in predictions)
+    return buffer.getvalue()
 
 
 def text_lines(predictions: list[Prediction], loss: str) -> list[str]:
