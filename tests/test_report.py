@@ -294,3 +294,7 @@ def test_a_configuration_pays_for_the_seeds_it_lost_to_divergence():
     assert list(table.lr) == [0.5, 3.0] and table.best_val_acc.iloc[1] == pytest.approx((0.96 + 0.1) / 2)
     assert table.diverged.iloc[1] == 1 and table.seeds.iloc[1] == 2
     assert chosen(runs, []).lr.iloc[0] == 0.5
+    lone = configurations(pd.DataFrame([run(0.5, 0, 0.95)]))
+    assert lone.test_low.isna().all() and lone.test_high.isna().all()  # one seed: no interval
+    wide = configurations(pd.DataFrame([run(0.5, 0, 0.999), run(0.5, 1, 0.9)]))
+    assert wide.test_high.iloc[0] == 1.0 and 0.3 < wide.test_low.iloc[0] < 0.33  # t on one degree of freedom, clipped

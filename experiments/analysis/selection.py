@@ -88,8 +88,8 @@ def configurations(runs: pd.DataFrame) -> pd.DataFrame:
     stats = scored(runs).groupby(["impl", *CONFIG], dropna=False).agg(
         best_val_acc=("best_val_acc", "mean"), val_std=("best_val_acc", "std"),
         test_acc_at_best=("test_acc_at_best", "mean"), test_std=("test_acc_at_best", "std"),
-        test_low=("test_acc_at_best", lambda v: max(0.0, interval(v).low)),  # an accuracy's mean lies in [0, 1]
-        test_high=("test_acc_at_best", lambda v: min(1.0, interval(v).high)),
+        test_low=("test_acc_at_best", lambda v: np.clip(interval(v).low, 0, 1)),  # an accuracy's mean is in [0, 1]
+        test_high=("test_acc_at_best", lambda v: np.clip(interval(v).high, 0, 1)),  # (NaN for one seed stays NaN)
         best_epoch=("best_epoch", "mean"), final_test_acc=("final_test_acc", "mean"), seeds=("seed", "nunique"),
         diverged=("status", lambda s: int((s == "diverged").sum()))).reset_index()
     return stats.sort_values("best_val_acc", ascending=False, kind="stable").reset_index(drop=True)

@@ -21,7 +21,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--against", default=None, metavar="OTHER",
                    help="compare FOLDER with another results folder run for run, e.g. a CUDA run with a CPU one "
                         "(default: none)")
-    p.add_argument("--data-root", default=None, help="data root for the figures of mnist runs")
+    p.add_argument("--data-root", default=None,
+                   help="folder holding MNIST/raw, for the figures of mnist runs "
+                        "(default: $MLP_TWINS_DATA_ROOT or data)")
     p.set_defaults(command_fn=inspect)
 
 

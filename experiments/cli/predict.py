@@ -11,7 +11,8 @@ def add_parsers(sub) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files of digits, drawn or scanned")
     p.add_argument("--model", required=True, metavar="FOLDER_OR_FILE",
                    help="a results folder (its network chosen on validation, at its best epoch) or a parameter file")
-    p.add_argument("--run", default=None, metavar="RUN_ID", help="with a folder: this run instead of the chosen one")
+    p.add_argument("--run", default=None, metavar="RUN_ID",
+                   help="with a folder: this run instead of the chosen one (default: the chosen one)")
     p.add_argument("--format", default="text", choices=("text", "csv"),
                    help="text, or csv: image,prediction,a0,...,a9 (default: text)")
     p.add_argument("--show", default=None, metavar="OUT.png",

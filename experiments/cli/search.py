@@ -28,7 +28,9 @@ def add_parsers(sub) -> None:
                    help="trials asked at once and trained as one grid, stacked (default: 36)")
     p.add_argument("--confirm", type=int_at_least(0), default=3,
                    help="the best configurations run again on --confirm-seeds seeds at the end (default: 3)")
-    p.add_argument("--confirm-seeds", type=int_at_least(1), default=5, help="(default: 5)")
+    p.add_argument("--confirm-seeds", type=int_at_least(2), default=5,
+                   help="seeds each of them runs on, its trial's seed among them; the report chooses among these "
+                        "(default: 5)")
     add_data_flags(p)
     p.add_argument("--workers", type=int_at_least(1), default=1, help="worker processes (default: 1)")
     add_dask_flags(p)
