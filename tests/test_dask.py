@@ -107,6 +107,20 @@ def test_ctrl_c_with_a_local_cluster_stops_within_seconds_and_leaves_nothing(lon
     assert not alive
 
 
+def test_ctrl_c_while_a_local_cluster_starts_is_not_lost(long_grid, tmp_path):
+    proc = start(["run", "--grid", long_grid, "--out", "out", "--scheduler", "local:2"], tmp_path)
+    deadline = time.monotonic() + 120
+    while not psutil.Process(proc.pid).children() and time.monotonic() < deadline:
+        time.sleep(0.02)  # the first process of the cluster is being spawned
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    err = proc.stderr.read()
+    assert len(err.strip().splitlines()) == 1 and "interrupted" in err and "Traceback" not in err, err
+    time.sleep(3)
+    left = [p for p in psutil.process_iter(["cwd"]) if p.info["cwd"] == str(tmp_path)]
+    assert not left, left
+
+
 def test_a_local_cluster_larger_than_the_memory_is_refused(tmp_path):
     started = time.monotonic()
     one_line_error(cli("run", "--scheduler", "local:1000", "--set", "epochs=1", "--out", tmp_path / "out"),

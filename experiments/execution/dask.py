@@ -9,8 +9,8 @@ Each worker needs this package installed and, for mnist, the data at the same --
 What can go wrong says so in one line: a scheduler with no worker is waited for, saying so,
 for at most --dask-wait seconds; a scheduler that goes away mid-run ends the command (the runs
 finished are kept, and the same command resumes); Ctrl-C kills a local cluster's worker
-processes at once, which ignore SIGINT themselves (they are started while the client ignores
-it), so that none prints a traceback of its own.
+processes at once, even while the cluster starts; they block SIGINT themselves (they are
+started while the client blocks it), so that none prints a traceback of its own.
 """
 import logging
 import multiprocessing
@@ -101,32 +101,33 @@ def dask_executor(scheduler: str, wait_s: float = WAIT_S, worker_bytes=None):
         from distributed import Client, LocalCluster  # the dask extra: only --scheduler needs it
     except ImportError:
         raise UsageError("--scheduler needs dask's distributed package: pip install -e '.[dask]'") from None
-    cluster = None
-    if kind == "local":
-        if worker_bytes is not None:
-            worker_bytes(n)
-        check_workers(n)
-        with born_deaf_to_ctrl_c(True):  # its worker processes ignore SIGINT from their first instruction
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(scheduler, timeout="3s")
-        except (OSError, TimeoutError, ValueError, TypeError) as e:
-            raise UsageError(f"cannot reach the Dask scheduler at {scheduler} ({e}); "
-                             "start it with `dask scheduler` and check the address") from None
-    for name in [n for n in logging.root.manager.loggerDict if n.startswith("distributed")] + ["distributed"]:
-        logging.getLogger(name).setLevel(logging.CRITICAL + 1)  # what goes wrong is said here, in one line
+    cluster = client = None
     interrupted = False
     try:
+        if kind == "local":
+            if worker_bytes is not None:
+                worker_bytes(n)
+            check_workers(n)
+            with born_deaf_to_ctrl_c(True):  # its worker processes block SIGINT from their first instruction
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+            client = Client(cluster)
+        else:
+            try:
+                client = Client(scheduler, timeout="3s")
+            except (OSError, TimeoutError, ValueError, TypeError) as e:
+                raise UsageError(f"cannot reach the Dask scheduler at {scheduler} ({e}); "
+                                 "start it with `dask scheduler` and check the address") from None
+        for name in [n for n in logging.root.manager.loggerDict if n.startswith("distributed")] + ["distributed"]:
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)  # what goes wrong is said here, in one line
         yield DaskPool(client, scheduler, wait_s)
     except (KeyboardInterrupt, Interrupted):  # stop now: the workers are killed, not waited for
         interrupted = True
-        if cluster is not None:
+        if kind == "local":  # (a Ctrl-C while the cluster starts, too)
             kill_local_workers()
         raise
     finally:
         if not interrupted:
-            client.close()
+            if client is not None:
+                client.close()
             if cluster is not None:
                 cluster.close()

@@ -5,7 +5,7 @@ process, which alone writes the tables.
 
 A unit whose worker dies (or that is lost with a Dask worker) is tried again, once by default,
 then recorded as failed. Ctrl-C or SIGTERM in the client ends a local pool's workers at once
-(experiments.execution.interrupts); workers ignore SIGINT from their first instruction, and
+(experiments.execution.interrupts); workers block SIGINT from their first instruction, and
 leave by themselves when the client is killed.
 """
 import contextlib
@@ -91,19 +91,19 @@ def run_here(work: list[list[RunConfig]], datasets: dict[str, Dataset], engine: 
 
 @contextlib.contextmanager
 def born_deaf_to_ctrl_c(spawning: bool):
-    """While the pool spawns its workers (at its first submit), SIGINT is ignored, and so is it in
-    the workers from their first instruction (an ignored signal stays ignored across exec): a
-    Ctrl-C to the terminal's process group while they import numpy prints no traceback of theirs.
-    (A Ctrl-C within those milliseconds is lost; SIGTERM meanwhile still stops the client.)"""
+    """While the pool spawns its workers (at its first submit), SIGINT is blocked, and so is it in
+    the workers from their first instruction (a blocked signal stays blocked across fork and exec):
+    a Ctrl-C to the terminal's process group while they import numpy prints no traceback of theirs.
+    The client's own Ctrl-C is held, not lost: it stops the command once the spawning is done (or
+    at once, where a thread of the client that does not block it receives it)."""
     if not spawning or threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # not changed meanwhile (a signal came: ignored)
-            signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a Ctrl-C held meanwhile arrives now
 
 
 def start_worker(epochs, client: int) -> None:
