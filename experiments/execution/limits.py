@@ -92,11 +92,13 @@ def check_workers(workers: int) -> None:
               f"share them; --workers {cores} is as fast", file=sys.stderr, flush=True)
 
 
-def step_seconds(c: RunConfig, k: int) -> float:
+def step_seconds(c: RunConfig, k: int, l2: bool = False, momentum: bool = False) -> float:
     """Seconds of one step of a scratch stack of k networks of c's shape, timed here (~0.05 s)
-    with one compute thread, as a unit trains."""
+    with one compute thread, as a unit trains; with weight decay and velocities where the unit
+    has them (each another pass over the weights)."""
     rng = np.random.default_rng(0)
-    stack = batched.StackedNetwork([initial_network(c)] * k, lr=0.01)
+    stack = batched.StackedNetwork([initial_network(c)] * k, lr=0.01, l2=1.0 if l2 else 0.0,
+                                   momentum=0.5 if momentum else 0.0, n=50_000)
     x = rng.random((c.batch_size, c.sizes[0])).astype(c.dtype)
     y = np.eye(c.sizes[-1], dtype=c.dtype)[rng.integers(0, c.sizes[-1], c.batch_size)]
     with threadpool_limits(1), np.errstate(over="ignore"):
@@ -118,9 +120,10 @@ def unit_seconds(units: list[list[RunConfig]], n_images: dict[str, tuple[int, in
     for unit in units:
         c = unit[0]
         k = 1 if engine == "single" else len(unit)
-        key = (c.sizes, c.batch_size, c.dtype, k)
+        knobs = any(ci.l2 for ci in unit), any(ci.momentum for ci in unit)
+        key = (c.sizes, c.batch_size, c.dtype, k, *knobs)
         if key not in timed:
-            timed[key] = step_seconds(c, k)
+            timed[key] = step_seconds(c, k, *knobs)
         n_train, n_eval = n_images[c.dataset, c.val_size]
         steps = math.ceil(n_train / c.batch_size) + n_eval / c.batch_size / 3
         seconds.append(epochs_of(unit) * steps * timed[key] * (TORCH_FACTOR[engine] if c.impl == "torch" else 1.0))
