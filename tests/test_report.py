@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from experiments.analysis.report import build
+from experiments.analysis.report import beyond, build
 from tests.helpers import cli, one_line_error, write_grid
 
 
@@ -104,7 +104,15 @@ def test_an_optimum_on_the_edge_of_the_grid_is_flagged(tmp_path):
     assert facts["best"].lr == 0.01 and facts["edges"]["lr"] == "largest"
     assert "l2" not in facts["edges"] or facts["best"].l2 == 0.5
     page = "".join(text for kind, text, *_ in sections["The best configuration"].blocks if kind == "p")
-    assert "lr 0.01 is the largest lr the runs tried" in page
+    assert "lr 0.01 is the largest lr the runs tried" in page and "(for example to 0.03)" in page
+
+
+@pytest.mark.parametrize("axis,value,side,past", [("lr", 0.01, "smallest", "0.0033"),
+                                                  ("l2", 40.0, "largest", "120"),
+                                                  ("momentum", 0.5, "largest", "0.75"),
+                                                  ("epochs", 30, "largest", "60")])
+def test_the_value_past_an_edge_reads_as_a_number_one_would_type(axis, value, side, past):
+    assert beyond(axis, value, side) == past
 
 
 def test_the_html_report_in_a_real_browser_and_its_try_it_canvas(reported, tmp_path):

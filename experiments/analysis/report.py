@@ -144,9 +144,10 @@ BOUNDS = {"lr": (0, math.inf), "l2": (0, math.inf), "momentum": (0, 1), "lr_deca
 
 def beyond(axis: str, value: float, side: str) -> str:
     """A value past the edge of an axis, for the suggestion to widen it (to two significant digits:
-    0.01 / 3 is 0.0033)."""
+    0.01 / 3 is 0.0033, 40 * 3 is 120)."""
     if axis in ("lr", "l2"):
-        return f"{value * 3 if side == 'largest' else value / 3:.2g}" if value else label(0)
+        past = value * 3 if side == "largest" else value / 3
+        return f"{float(f'{past:.2g}'):g}" if value else label(0)
     if axis == "momentum":
         return label(round(1 - (1 - value) / 2, 4) if side == "largest" else value / 2)
     if axis == "lr_decay":
