@@ -69,6 +69,23 @@ def test_the_report_of_a_search_says_what_it_found(searched):
     runs, _ = load(searched)
     assert best.facts["best"].seeds == 2  # a one-seed trial does not compete with the configurations run again
     assert (searched / "plots" / "report_search_history.png").stat().st_size > 5000
+    _, epochs = load(searched)
+    assert found.facts["max_train_acc"] == epochs.train_acc.max()
+    assert found.facts["top_values"] == (sorted(t.value for t in trials)[-6], max(t.value for t in trials))
+    # the confirmed configurations differ in every knob at once: no question of one axis is asked of them
+    assert not {s.title for s in sections} & {"Sigmoid or ReLU?", "Quadratic loss or cross-entropy?",
+                                              "Which learning rate?"}
+    assert any("questions of one axis" in m for m in missing)
+
+
+def test_a_searched_best_near_an_end_of_its_range_is_flagged_and_one_at_a_hard_bound_is_not():
+    from experiments.analysis.report import range_edges
+    ranges = {"lr": {"low": 0.003, "high": 3.0, "log": True}, "l2": {"low": 0.1, "high": 300.0, "log": True},
+              "momentum": {"low": 0.0, "high": 0.95, "log": False}, "lr_decay": {"low": 0.85, "high": 1.0}}
+    best = pd.Series({"lr": 0.0035, "l2": 250.0, "momentum": 0.01, "lr_decay": 0.99})
+    assert range_edges(best, ranges) == {"lr": "smallest", "l2": "largest"}  # momentum 0 and decay 1 are walls
+    middle = pd.Series({"lr": 0.1, "l2": 5.0, "momentum": 0.5, "lr_decay": 0.9})
+    assert range_edges(middle, ranges) == {}
 
 
 def test_a_stopped_search_resumes_with_the_same_command(tmp_path):

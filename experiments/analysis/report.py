@@ -29,6 +29,7 @@ from experiments.analysis.selection import (
     per_seed,
     reference_impl,
     scored,
+    search_ranges,
     searched,
     varying,
 )
@@ -171,7 +172,29 @@ def edges(runs: pd.DataFrame, config: pd.Series) -> dict[str, str]:
     return found
 
 
-def best_configurations(runs: pd.DataFrame, where: str = "", top: int = 5) -> Section:
+NEAR_END = 0.1  # a searched value this close to an end of its range (as a share of it, log where drawn so) is on it
+
+
+def range_edges(config: pd.Series, ranges: dict[str, dict]) -> dict[str, str]:
+    """The searched axes whose chosen value lies near an end of the range the search drew from:
+    axis -> "smallest" or "largest" (the best may lie beyond the range)."""
+    found = {}
+    for axis, r in ranges.items():
+        low, high, value = float(r["low"]), float(r["high"]), float(config[axis])
+        bottom, top = BOUNDS.get(axis, (0, math.inf))  # how far the axis itself can go
+        if r.get("log") and low > 0 and value > 0:
+            low, high, value = math.log(low), math.log(high), math.log(value)
+        if high <= low:
+            continue
+        share = (value - low) / (high - low)
+        if share >= 1 - NEAR_END and float(r["high"]) < top:
+            found[axis] = "largest"
+        elif share <= NEAR_END and float(r["low"]) > bottom:
+            found[axis] = "smallest"
+    return found
+
+
+def best_configurations(runs: pd.DataFrame, where: str = "", top: int = 5, ranges: dict | None = None) -> Section:
     """The configurations with the best mean validation accuracy, their test accuracy with its
     interval, and the axes on whose edge the best lies (of one setting: `where`). facts: best (its
     row), edges."""
@@ -196,11 +219,21 @@ def best_configurations(runs: pd.DataFrame, where: str = "", top: int = 5) -> Se
         d = difference(per_seed(mine, best), per_seed(mine, second))
         section.p(f"Against the runner-up ({setting_of(second, shown)}): "
                   + verdict(d, "the best", "the runner-up") + ".")
-    section.facts = {"best": best, "edges": edges(mine, best)}
-    for axis, side in section.facts["edges"].items():
-        section.p(f"**{axis} {label(best[axis])} is the {side} {axis} the runs tried**: the best may lie beyond "
-                  f"the grid's edge. Widen the {axis} axis (for example to {beyond(axis, best[axis], side)}) before "
-                  "taking this value as the answer.")
+    if ranges:  # a search: its ranges' ends, not the few values its confirmed configurations share
+        section.facts = {"best": best, "edges": range_edges(best, ranges)}
+        for axis, side in section.facts["edges"].items():
+            r = ranges[axis]
+            end, words = (r["high"], "top") if side == "largest" else (r["low"], "bottom")
+            section.p(f"**{axis} {shown_value(best[axis])} lies near the {words} of the range the search drew it "
+                      f"from ({shown_value(float(r['low']))} to {shown_value(float(r['high']))})**: the best may lie "
+                      f"beyond {shown_value(float(end))}. Widen the range (for example to "
+                      f"{beyond(axis, float(end), side)}) before taking this value as the answer.")
+    else:
+        section.facts = {"best": best, "edges": edges(mine, best)}
+        for axis, side in section.facts["edges"].items():
+            section.p(f"**{axis} {label(best[axis])} is the {side} {axis} the runs tried**: the best may lie "
+                      f"beyond the grid's edge. Widen the {axis} axis (for example to "
+                      f"{beyond(axis, best[axis], side)}) before taking this value as the answer.")
     if best.diverged:
         section.p(f"Beware: {int(best.diverged)} of its {int(best.seeds)} seed(s) diverged (the loss became NaN or "
                   "infinite); their accuracies are those of the epochs they reached before.")
@@ -326,11 +359,17 @@ def apart(runs: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     return parts
 
 
-def search_section(runs: pd.DataFrame, folder: Path) -> Section:
+def sizes(runs: pd.DataFrame) -> list[int]:
+    """The layer sizes of the runs (784-16-16-10 is [784, 16, 16, 10]), of the first where they differ."""
+    return [int(n) for n in str(runs.sizes.iloc[0]).split("-")]
+
+
+def search_section(runs: pd.DataFrame, epochs: pd.DataFrame, folder: Path) -> Section:
     """What a search found: its trials (one seed each), where the best validation accuracy last
     improved, the configurations it ran again on more seeds with their test accuracy and interval,
     and Optuna's figures of its history and of the importance of each parameter. facts: trials,
-    best_value, last_improved, confirmed (rows of `configurations`)."""
+    best_value, last_improved, confirmed (rows of `configurations`), top_values (the 10 best
+    trials' lowest and highest), max_train_acc (over every epoch of every run)."""
     import optuna  # the search extra: only a search's folder needs it
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -368,6 +407,16 @@ def search_section(runs: pd.DataFrame, folder: Path) -> Section:
               f"the validation set, and no later trial did better"
               + (": more trials may still find better." if last_improved > 0.8 * trials[-1].number else
                  ": the search had stalled well before its end."))
+    top_values = sorted(t.value for t in trials)[-10:]
+    trained = epochs[epochs.run_id.isin(mine.run_id)]
+    max_train = trained.train_acc.max() if len(trained) else float("nan")
+    section.facts.update(top_values=(top_values[0], top_values[-1]), max_train_acc=max_train)
+    if len(trials) >= 20 and not math.isnan(max_train):
+        section.p(f"Where it stalls: the {len(top_values)} best trials reach {pct(top_values[0])} to "
+                  f"{pct(top_values[-1])} on the validation set, and no run fits even its training images beyond "
+                  f"{pct(max_train)} at any epoch: with hidden layers of {' and '.join(map(str, sizes(mine)[1:-1]))} "
+                  "units the network underfits, and what the knobs can still move is the gap between its training "
+                  "and its validation accuracy.")
     if len(confirmed):
         section.table(pd.DataFrame([{"configuration": setting_of(row, shown), "validation": pct(row.best_val_acc),
                                      "test, mean ± 95% CI": with_ci(row.test_acc_at_best, row.test_low, row.seeds),
@@ -399,7 +448,7 @@ def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str,
         make_folder(folder / "plots")
     except OSError as e:
         raise UsageError(f"cannot write to {folder / 'plots'} ({why(e)}); check the folder's permissions") from None
-    found = search_section(runs, folder) if searched(folder) else None
+    found = search_section(runs, epochs, folder) if searched(folder) else None
     runs = contenders(runs, folder)  # a search's questions are answered by the configurations it ran again
     ok = runs[runs.status != "failed"]
     settings = {k: sorted(map(label, runs[k].unique())) for k in SETTINGS}
@@ -426,8 +475,15 @@ def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str,
             missing.append(found.unanswered)
         else:
             sections.append(found)
+    ranges = search_ranges(folder) if found is not None else {}
     if has_val:
-        sections += [best_configurations(part, where) for where, _, part in apart(ok) if not scored(part).empty]
+        sections += [best_configurations(part, where, ranges=ranges) for where, _, part in apart(ok)
+                     if not scored(part).empty]
+    if found is not None:  # its few confirmed configurations differ in every knob at once: no one-axis question
+        missing.append("the questions of one axis: sigmoid or ReLU, which loss, which learning rate, L2, momentum "
+                       "or decay (the configurations the search ran again differ in every searched knob at once; "
+                       "Optuna's importance figure above says how much each explains)")
+        return intro, *twins_and_network(ok, epochs, folder, data_root, sections, missing)
     questions = [("activation", "Sigmoid or ReLU?"), ("loss", "Quadratic loss or cross-entropy?")]
     # a knob is a question where it varies for one activation and loss (init=auto follows the activation)
     questions += [(axis, title) for axis, title in KNOB_QUESTIONS.items() if varying(ok, [axis], within=QUESTIONS)]
@@ -452,6 +508,12 @@ def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str,
     else:
         missing.append(f"Which learning rate? (these runs use lr {', '.join(map(label, sorted(ok.lr.unique())))} only)"
                        if has_val else "Which learning rate? (no validation split to choose on)")
+    return intro, *twins_and_network(ok, epochs, folder, data_root, sections, missing)
+
+
+def twins_and_network(ok: pd.DataFrame, epochs: pd.DataFrame, folder: Path, data_root: str | None,
+                      sections: list[Section], missing: list[str]) -> tuple[list[Section], list[str]]:
+    """The last two sections, where the runs can answer them: do the twins agree, the network at work."""
     if {"scratch", "torch"} <= set(ok.impl):
         sections.append(twins(ok, epochs, folder))
     else:
@@ -461,7 +523,7 @@ def build(folder: Path, data_root: str | None = None, tables=None) -> tuple[str,
         missing.append(drawn.unanswered)
     else:
         sections.append(drawn)
-    return intro, sections, missing
+    return sections, missing
 
 
 def write_report(folder: str | Path, data_root: str | None = None, tables=None) -> list[Path]:

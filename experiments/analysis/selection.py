@@ -28,6 +28,18 @@ def searched(folder: str | Path) -> bool:
     return isinstance(grids, list) and any(isinstance(g, dict) and g.get("search") for g in grids)
 
 
+def search_ranges(folder: str | Path) -> dict[str, dict]:
+    """The ranges a search drew its trials from (axis -> {low, high, log}), as its manifest records
+    them; {} for a grid's folder."""
+    grids = peek(Path(folder)).get("grids")
+    ranges = {}
+    for grid in grids if isinstance(grids, list) else []:
+        if isinstance(grid, dict) and grid.get("search"):
+            found = (grid.get("axes") or {}).get("ranges") or {}
+            ranges.update({k: v for k, v in found.items() if isinstance(v, dict) and {"low", "high"} <= set(v)})
+    return ranges
+
+
 def contenders(runs: pd.DataFrame, folder: str | Path) -> pd.DataFrame:
     """The runs whose configurations compete to be the best. In a search's folder, those run on
     more than one seed (the ones the search ran again): a trial's one seed would win by luck as
