@@ -59,3 +59,30 @@ def test_stop_resource_tracker_ends_the_tracker_process():
         print("stopped" if not alive else "alive")
     """)
     assert done.returncode == 0 and done.stdout.strip() == "stopped", done.stderr
+
+
+def test_a_process_a_thread_starts_while_sigint_is_blocked_is_born_deaf_to_it():
+    """As a Dask cluster starts its workers: from a thread of its own, with multiprocessing's
+    resource tracker not yet running (a fresh interpreter), whose first start unblocks SIGINT."""
+    script = textwrap.dedent("""
+        import multiprocessing, signal, threading, time
+        from experiments.execution.workers import born_deaf_to_ctrl_c
+        if __name__ == "__main__":
+            started = []
+            def start():
+                process = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(30,))
+                process.start()
+                started.append(process)
+            with born_deaf_to_ctrl_c(True):
+                thread = threading.Thread(target=start)
+                thread.start()
+                thread.join()
+            (process,) = started
+            with open(f"/proc/{process.pid}/status") as f:
+                blocked = next(int(line.split()[1], 16) for line in f if line.startswith("SigBlk:"))
+            process.kill()
+            print(bool(blocked & (1 << (signal.SIGINT - 1))))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

@@ -11,6 +11,12 @@ test rather than a Ctrl-C:
                           (multiprocessing.util._run_finalizers), run before an os._exit
   stop_resource_tracker() the tracker process (its `_pid`), which would otherwise warn about
                           semaphores whose unlinking it had not yet been told of
+
+and one thing it does that a blocked SIGINT must know of:
+
+  start_resource_tracker() the tracker, started before SIGINT is blocked for a spawn: the thread
+                          that first starts it unblocks SIGINT afterwards (and its processes and
+                          threads inherit that), whatever the caller had blocked
 """
 import os
 import signal
@@ -34,6 +40,11 @@ def kill_workers(pool: ProcessPoolExecutor) -> None:
         for process in processes:
             process.join(1)  # reaped: SIGKILL takes effect at once
     pool.shutdown(wait=False, cancel_futures=False)  # the pool's thread fails the units left
+
+
+def start_resource_tracker() -> None:
+    """The resource tracker running, so that no later first start unblocks SIGINT in a thread."""
+    resource_tracker.ensure_running()
 
 
 def unlink_semaphores() -> None:

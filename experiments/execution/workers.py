@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from experiments.data.datasets import Dataset, load_dataset
 from experiments.errors import UsageError
-from experiments.execution.interrupts import kill_workers
+from experiments.execution.interrupts import kill_workers, start_resource_tracker
 from experiments.execution.training import RunResult, failed_row, train_unit
 from experiments.spec.config import RunConfig
 
@@ -94,11 +94,13 @@ def born_deaf_to_ctrl_c(spawning: bool):
     """While the pool spawns its workers (at its first submit), SIGINT is blocked, and so is it in
     the workers from their first instruction (a blocked signal stays blocked across fork and exec):
     a Ctrl-C to the terminal's process group while they import numpy prints no traceback of theirs.
-    The client's own Ctrl-C is held, not lost: it stops the command once the spawning is done (or
-    at once, where a thread of the client that does not block it receives it)."""
-    if not spawning or threading.current_thread() is not threading.main_thread():
+    Threads started meanwhile (a cluster's) block it for good. The client's own Ctrl-C is held,
+    not lost: it stops the command once the spawning is done."""
+    if not spawning or threading.current_thread() is not threading.main_thread() or \
+            not hasattr(signal, "pthread_sigmask"):  # (Windows: no signal masks, and no Ctrl-C to the group)
         yield
         return
+    start_resource_tracker()  # its first start would unblock SIGINT in the thread that starts it
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
