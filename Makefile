@@ -24,7 +24,7 @@ run: $(VENV)/.installed-run
 	$(VENV)/bin/mlp-twins run --grid default --workers 2
 
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

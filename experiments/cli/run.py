@@ -2,7 +2,7 @@
 through experiments.execution.runner's one lifecycle."""
 import argparse
 import sys
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from pathlib import Path
 
 from experiments.analysis.tables import report
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         for dataset in sorted({c.dataset for c in configs} - {"sample"}):
             download(dataset, args.data_root)
     out = ResultsDir(args.out or Path("results") / name)
-    with executor_for(args, any(c.impl == "torch" for c in configs)) as executor:
+    with closing(out), executor_for(args, any(c.impl == "torch" for c in configs)) as executor:  # the lock, let go
         plan = plan_grid(configs, out, name, axes, overrides, args.data_root, args.workers, executor, args.scheduler,
                          args.engine, args.extend)
         if args.dry_run:
@@ -161,7 +161,8 @@ def train(args: argparse.Namespace) -> int:
     if not plan.todo:
         print(f"already complete in {out.path}; nothing to train")
         return 0
-    outcome = run_plan(plan, EpochLines(plan.todo, has_validation=n_val > 0))
+    with closing(out):  # the lock, let go
+        outcome = run_plan(plan, EpochLines(plan.todo, has_validation=n_val > 0))
     (row,) = outcome.rows
     if row["status"] == "failed":
         print(f"{PROG} train: the run failed (see the line above); run the same command again to try it again",

@@ -2,6 +2,7 @@
 is (experiments.execution.search)."""
 import argparse
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from experiments.analysis.tables import report
@@ -52,7 +53,7 @@ def search(args: argparse.Namespace) -> int:
     if args.download and space.fixed.get("dataset", "sample") != "sample":
         download(space.fixed["dataset"], args.data_root)
     out = ResultsDir(args.out or Path("results") / f"search-{space.name}")
-    with executor_for(args, space.fixed.get("impl") == "torch") as executor:
+    with closing(out), executor_for(args, space.fixed.get("impl") == "torch") as executor:  # the lock, let go
         outcome = run_search(space, args.trials, out, args.set, args.data_root, args.workers, executor,
                              args.scheduler, args.engine, args.seed, args.batch, args.confirm, args.confirm_seeds,
                              args.extend, announce=lambda text: print(text, flush=True))
