@@ -90,7 +90,7 @@ def test_a_cpu_folder_against_a_cuda_one_matches_the_torch_runs_across_devices(r
     both: each implementation is matched on its own, and the device shown where it differs."""
     _, ref = reference
     shutil.copytree(ref, tmp_path / "cuda")
-    runs = pd.read_csv(tmp_path / "cuda" / "runs.csv")
+    runs = pd.read_csv(tmp_path / "cuda" / "runs.csv", float_precision="round_trip")  # written back bit for bit
     runs.loc[runs.impl == "torch", "device"] = "cuda"
     runs.to_csv(tmp_path / "cuda" / "runs.csv", index=False)
     done = cli("inspect", ref, "--against", tmp_path / "cuda", "--format", "csv")

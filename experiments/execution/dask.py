@@ -14,6 +14,7 @@ started while the client blocks it), so that none prints a traceback of its own.
 """
 import logging
 import multiprocessing
+import os
 import time
 from contextlib import contextmanager
 
@@ -92,6 +93,14 @@ def kill_local_workers() -> None:
         process.kill()
 
 
+def silence_dask_logs() -> None:
+    """Dask's loggers quiet, here and in the worker processes a local cluster starts (which read
+    dask's config from the environment): what goes wrong is said here, in one line."""
+    os.environ["DASK_LOGGING__DISTRIBUTED"] = "critical"
+    for name in [name for name in logging.root.manager.loggerDict if name.startswith("distributed")] + ["distributed"]:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
 @contextmanager
 def dask_executor(scheduler: str, wait_s: float = WAIT_S, worker_bytes=None):
     """A DaskPool for --scheduler; worker_bytes(n): refuses, with one line, n workers that would not
@@ -101,6 +110,7 @@ def dask_executor(scheduler: str, wait_s: float = WAIT_S, worker_bytes=None):
         from distributed import Client, LocalCluster  # the dask extra: only --scheduler needs it
     except ImportError:
         raise UsageError("--scheduler needs dask's distributed package: pip install -e '.[dask]'") from None
+    silence_dask_logs()  # before the cluster starts: it logs the folders it purges, for one
     cluster = client = None
     interrupted = False
     try:
@@ -117,8 +127,7 @@ def dask_executor(scheduler: str, wait_s: float = WAIT_S, worker_bytes=None):
             except (OSError, TimeoutError, ValueError, TypeError) as e:
                 raise UsageError(f"cannot reach the Dask scheduler at {scheduler} ({e}); "
                                  "start it with `dask scheduler` and check the address") from None
-        for name in [n for n in logging.root.manager.loggerDict if n.startswith("distributed")] + ["distributed"]:
-            logging.getLogger(name).setLevel(logging.CRITICAL + 1)  # what goes wrong is said here, in one line
+        silence_dask_logs()  # and the loggers its start made
         yield DaskPool(client, scheduler, wait_s)
     except (KeyboardInterrupt, Interrupted):  # stop now: the workers are killed, not waited for
         interrupted = True
