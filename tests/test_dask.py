@@ -80,8 +80,9 @@ def test_a_scheduler_that_goes_away_mid_run_is_one_line_and_keeps_what_finished(
                 len((tmp_path / "out" / "runs.csv").read_text().splitlines()) < 3:
             time.sleep(0.1)
         proc.kill()
-        assert run.wait(timeout=60) == 2
+        code = run.wait(timeout=60)
         err = run.stderr.read()
+        assert code == 2, err
         lines = [line for line in err.strip().splitlines() if not line.startswith("waiting for a Dask worker")]
         assert len(lines) == 1 and "lost the Dask scheduler" in lines[0], err  # (the worker may join late)
         kept = len(pd.read_csv(tmp_path / "out" / "runs.csv"))

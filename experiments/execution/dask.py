@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import time
+import warnings
 from contextlib import contextmanager
 
 from experiments.errors import Interrupted, UsageError
@@ -118,7 +119,9 @@ def dask_executor(scheduler: str, wait_s: float = WAIT_S, worker_bytes=None):
             if worker_bytes is not None:
                 worker_bytes(n)
             check_workers(n)
-            with born_deaf_to_ctrl_c(True):  # its worker processes block SIGINT from their first instruction
+            with born_deaf_to_ctrl_c(True), warnings.catch_warnings():  # its workers block SIGINT from the start
+                # older Dask starts a dashboard anyway, and warns when another cluster holds its port
+                warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
             client = Client(cluster)
         else:

@@ -154,7 +154,9 @@ def run_pool(work: list[list[RunConfig]], data_root: str | None, checksums: dict
             pending = []
             for future in finished(futures, epochs_in, progress, getattr(pool, "check", None)):
                 unit = futures.pop(future)
-                if future.cancelled():  # a cluster that lost its scheduler cancels everything: not the unit's doing
+                if future.cancelled() or (getattr(pool, "closed", False) and future.exception() is not None):
+                    # a cluster that lost its scheduler cancels everything (or, in older Dask, fails it):
+                    # not the unit's doing
                     attempts[id(unit)] -= 1
                     pending.append(unit)
                     lost = "cancelled"
