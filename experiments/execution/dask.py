@@ -40,7 +40,13 @@ class DaskPool:
         self.checked = 0.0
 
     def submit(self, fn, *args, **kwargs):
+        if self.closed:  # units to try again after the scheduler went away: nowhere to send them
+            raise self.lost()
         return self.executor.submit(fn, *args, **kwargs)
+
+    def lost(self) -> "Lost":
+        return Lost(f"lost the Dask scheduler at {self.address} ({self.client.status}); the runs finished are "
+                    "kept: start it again and run the same command to resume")
 
     @property
     def closed(self) -> bool:
@@ -58,8 +64,7 @@ class DaskPool:
             return
         self.checked = now
         if self.closed:
-            raise Lost(f"lost the Dask scheduler at {self.address} ({self.client.status}); the runs finished are "
-                       "kept: start it again and run the same command to resume")
+            raise self.lost()
         if self.client.status != "running" or self.workers():
             self.waiting_since = None
             return
