@@ -37,7 +37,7 @@ from experiments.analysis.stats import Difference, difference
 from experiments.analysis.tables import parity
 from experiments.analysis.tryit import tryit_html
 from experiments.errors import UsageError
-from experiments.spec.config import KNOBS, QUESTIONS, SETTINGS
+from experiments.spec.config import KNOBS, QUESTIONS, SETTINGS, parse_sizes
 from experiments.store.files import make_folder, why, write_atomic
 
 # epochs is no question: a shorter run is the first epochs of a longer one, scored at its best epoch,
@@ -359,11 +359,6 @@ def apart(runs: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     return parts
 
 
-def sizes(runs: pd.DataFrame) -> list[int]:
-    """The layer sizes of the runs (784-16-16-10 is [784, 16, 16, 10]), of the first where they differ."""
-    return [int(n) for n in str(runs.sizes.iloc[0]).split("-")]
-
-
 def search_section(runs: pd.DataFrame, epochs: pd.DataFrame, folder: Path) -> Section:
     """What a search found: its trials (one seed each), where the best validation accuracy last
     improved, the configurations it ran again on more seeds with their test accuracy and interval,
@@ -412,9 +407,10 @@ def search_section(runs: pd.DataFrame, epochs: pd.DataFrame, folder: Path) -> Se
     max_train = trained.train_acc.max() if len(trained) else float("nan")
     section.facts.update(top_values=(top_values[0], top_values[-1]), max_train_acc=max_train)
     if len(trials) >= 20 and not math.isnan(max_train):
+        hidden = parse_sizes(str(mine.sizes.iloc[0]))[1:-1]
         section.p(f"Where it stalls: the {len(top_values)} best trials reach {pct(top_values[0])} to "
                   f"{pct(top_values[-1])} on the validation set, and no run fits even its training images beyond "
-                  f"{pct(max_train)} at any epoch: with hidden layers of {' and '.join(map(str, sizes(mine)[1:-1]))} "
+                  f"{pct(max_train)} at any epoch: with hidden layers of {' and '.join(map(str, hidden))} "
                   "units the network underfits, and what the knobs can still move is the gap between its training "
                   "and its validation accuracy.")
     if len(confirmed):
