@@ -102,7 +102,7 @@ def test_ctrl_c_with_a_local_cluster_stops_within_seconds_and_leaves_nothing(lon
     assert proc.wait(timeout=30) == 130
     took = time.monotonic() - sent
     err = proc.stderr.read()
-    assert took < 2, (took, err)  # at once (it takes hundredths of a second)
+    assert took < 5, (took, err)  # at once: hundredths of a second, with room for a busy host
     assert len(err.strip().splitlines()) == 1 and "interrupted" in err and "Traceback" not in err, err
     gone, alive = psutil.wait_procs(children, timeout=5)
     assert not alive
