@@ -101,6 +101,25 @@ def start(args, cwd, **kwargs) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=True, **kwargs)
 
 
+def said(stderr: str) -> list[str]:
+    """What a command said on stderr, without its progress: where stderr is not a terminal, a
+    "[n/N runs, ...]" line comes every few seconds, and how many depends on the host's speed."""
+    return [line for line in stderr.strip().splitlines() if not line.startswith("[")]
+
+
+def wait_for(done, what: str, timeout: float = 120, proc: subprocess.Popen | None = None) -> None:
+    """Poll done() until it holds; fail saying `what` did not happen (and why, if proc ended first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if done():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{what}: the command ended first, status {proc.returncode}: "
+                                 f"{proc.stderr.read() if proc.stderr else ''}")
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
 def busy_children(proc: subprocess.Popen, count: int, timeout: float = 120) -> list:
     """The processes under `proc`, once `count` of them have computed for half a second."""
     import psutil

@@ -12,7 +12,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from tests.helpers import assert_same_tables, busy_children, cli, one_line_error, start, write_grid
+from tests.helpers import assert_same_tables, busy_children, cli, one_line_error, said, start, wait_for, write_grid
 
 pytest.importorskip("distributed")
 
@@ -46,12 +46,10 @@ def scheduler(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
                              "--port", str(port), "--no-dashboard"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
+            return s.connect_ex(("127.0.0.1", port)) == 0
+    wait_for(listening, "the dask scheduler listens", timeout=60, proc=proc)
     yield proc, f"tcp://127.0.0.1:{port}"
     proc.kill()
     proc.wait()
@@ -75,15 +73,14 @@ def test_a_scheduler_that_goes_away_mid_run_is_one_line_and_keeps_what_finished(
     try:
         grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], seed=list(range(12)), epochs=[3])
         run = start(["run", "--grid", grid, "--out", "out", "--scheduler", address], tmp_path)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (tmp_path / "out" / "runs.csv").exists() or \
-                len((tmp_path / "out" / "runs.csv").read_text().splitlines()) < 3:
-            time.sleep(0.1)
+        runs = tmp_path / "out" / "runs.csv"
+        wait_for(lambda: runs.exists() and len(runs.read_text().splitlines()) >= 3, "two runs are written",
+                 proc=run)
         proc.kill()
         code = run.wait(timeout=60)
         err = run.stderr.read()
         assert code == 2, err
-        lines = [line for line in err.strip().splitlines() if not line.startswith("waiting for a Dask worker")]
+        lines = [line for line in said(err) if not line.startswith("waiting for a Dask worker")]
         assert len(lines) == 1 and "lost the Dask scheduler" in lines[0], err  # (the worker may join late)
         kept = len(pd.read_csv(tmp_path / "out" / "runs.csv"))
         assert kept >= 2
@@ -96,6 +93,8 @@ def test_a_scheduler_that_goes_away_mid_run_is_one_line_and_keeps_what_finished(
 
 def test_ctrl_c_with_a_local_cluster_stops_within_seconds_and_leaves_nothing(long_grid, tmp_path):
     proc = start(["run", "--grid", long_grid, "--out", "out", "--scheduler", "local:2"], tmp_path)
+    # the manifest is written once the cluster is up (a Ctrl-C while it starts waits for its end: the next test)
+    wait_for((tmp_path / "out" / "manifest.json").exists, "the cluster is up", proc=proc)
     children = busy_children(proc, 2)
     sent = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
@@ -103,22 +102,22 @@ def test_ctrl_c_with_a_local_cluster_stops_within_seconds_and_leaves_nothing(lon
     took = time.monotonic() - sent
     err = proc.stderr.read()
     assert took < 5, (took, err)  # at once: hundredths of a second, with room for a busy host
-    assert len(err.strip().splitlines()) == 1 and "interrupted" in err and "Traceback" not in err, err
+    assert len(said(err)) == 1 and "interrupted" in err and "Traceback" not in err, err
     gone, alive = psutil.wait_procs(children, timeout=5)
     assert not alive
 
 
 def test_ctrl_c_while_a_local_cluster_starts_is_not_lost(long_grid, tmp_path):
     proc = start(["run", "--grid", long_grid, "--out", "out", "--scheduler", "local:2"], tmp_path)
-    deadline = time.monotonic() + 120
-    while not psutil.Process(proc.pid).children() and time.monotonic() < deadline:
-        time.sleep(0.02)  # the first process of the cluster is being spawned
+    wait_for(lambda: psutil.Process(proc.pid).children(), "the cluster's first process is spawned", proc=proc)
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=60) == 130
     err = proc.stderr.read()
-    assert len(err.strip().splitlines()) == 1 and "interrupted" in err and "Traceback" not in err, err
-    time.sleep(3)
-    left = [p for p in psutil.process_iter(["cwd"]) if p.info["cwd"] == str(tmp_path)]
+    assert len(said(err)) == 1 and "interrupted" in err and "Traceback" not in err, err
+    deadline = time.monotonic() + 30  # a process spawned at the signal's moment leaves once it sees its parent gone
+    while (left := [p for p in psutil.process_iter(["cwd"]) if p.info["cwd"] == str(tmp_path)]) and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)
     assert not left, left
 
 

@@ -141,7 +141,7 @@ def test_a_signal_stops_the_whole_grid_at_once_and_keeps_what_finished(long_grid
         proc.send_signal(signal.SIGTERM if "SIGTERM" in how else signal.SIGINT)
     code = wait_or_show(proc, timeout=30)
     took = time.monotonic() - sent
-    gone, alive = psutil.wait_procs(workers, timeout=2)
+    gone, alive = psutil.wait_procs(workers, timeout=5)
     err = proc.stderr.read()
     assert not alive, f"a worker went on after the signal\n{err}"
     assert code == 130 and took < 5, (code, took, err)  # it was 11-30 s when the client waited for its workers
@@ -236,13 +236,13 @@ def test_a_full_disk_is_one_line_and_leaves_whole_files_only(tmp_path, size, whe
 
 def test_a_full_disk_stops_a_pool_at_once(tmp_path):
     """With --workers 2, the first row that cannot be written ends the command: its workers are
-    killed rather than left to train the rest of the grid (over 20 s here) for nothing."""
+    killed rather than left to train the rest of the grid (about a minute) for nothing."""
     disk = tmp_path / "disk"
     mount_tmpfs(disk, "64k")
     try:
-        grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], lr=[0.5], epochs=[60], seed=list(range(12)))
+        grid = write_grid(tmp_path / "grid.toml", impl=["scratch"], lr=[0.5], epochs=[60], seed=list(range(24)))
         proc = start_run(grid, disk / "out", "--workers", "2", "--engine", "single")
-        code = wait_or_show(proc, timeout=15)
+        code = wait_or_show(proc, timeout=30)
         err = proc.stderr.read()
         errors = [line for line in err.splitlines() if line.startswith("mlp-twins run: error")]
         assert code == 2 and len(errors) == 1 and "No space left on device" in errors[0], err

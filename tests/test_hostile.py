@@ -13,7 +13,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from tests.helpers import busy_children, cli, one_line_error, start, write_grid
+from tests.helpers import busy_children, cli, one_line_error, said, start, write_grid
 
 
 @pytest.fixture
@@ -139,6 +139,6 @@ def test_signals_in_a_row_end_with_one_line_and_130(long_grid, tmp_path, signals
         proc.send_signal(getattr(signal, name))
     assert proc.wait(timeout=30) == 130
     err = proc.stderr.read()
-    assert len(err.strip().splitlines()) == 1 and "interrupted" in err and "Traceback" not in err, err
+    assert len(said(err)) == 1 and "interrupted" in err and "Traceback" not in err, err
     gone, alive = psutil.wait_procs(children, timeout=5)
     assert not alive
