@@ -1,5 +1,7 @@
 """The twins on the sample data, handed the same initial weights and mini-batches, follow the
 same trajectory in float64."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -92,3 +94,22 @@ def test_compiled_twin_trains_as_the_eager_one(sample):
                                        net.weights + net.biases, strict=True):
             assert rel(ours, theirs) <= 1e-9, (activation, loss)
             assert np.linalg.norm(ours - start) > 1e-3 * np.linalg.norm(ours)  # every parameter moved
+
+
+
+def test_compiled_code_is_kept_apart_per_instruction_set(tmp_path, monkeypatch):
+    """Inductor's graph cache does not key on the vector instruction set: code generated where
+    torch runs one (AVX-512) and read back where it runs another (ATEN_CPU_CAPABILITY=avx2, as
+    docs/reproducibility.md has users set it, or another CPU sharing the folder) trained to NaN
+    (docs/errors.md shows it). The compiled step keeps a cache folder per kernel set: siblings in
+    the folder the user chose, whichever process set it first."""
+    from torch_ref import compiled
+    monkeypatch.setenv(compiled.CACHE_DIR, str(tmp_path))
+    folders = []
+    for capability in ("AVX512", "AVX2", "AVX512"):
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda c=capability: c)
+        folders.append(compiled.kernels_cache())
+        assert os.environ[compiled.CACHE_DIR] == str(folders[-1])
+    assert [f.parent for f in folders] == [tmp_path] * 3
+    assert folders[0] != folders[1] and folders[0] == folders[2]
+    assert folders[0].name.startswith("avx512-") and folders[1].name.startswith("avx2-")

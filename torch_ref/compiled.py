@@ -6,7 +6,21 @@ networks runs ~200 operations. Written as a function of the parameters, with the
 taken by torch.func.grad (autograd, traced ahead of time) and the update applied in place,
 the step's gather, forward, backward and update become one compiled graph: a few fused
 kernels and the matrix products, one call a step.
+
+Inductor keeps what it compiled on disk, and the key of its graph cache leaves out the vector
+instruction set the code was generated for: code made for AVX-512 and read back where torch
+runs AVX2 (`ATEN_CPU_CAPABILITY=avx2`, or another CPU sharing the cache's folder) trained to
+NaN, and the reverse to numbers that were simply other. So the cache lives in a folder of its
+own per instruction set (`kernels_cache`).
 """
+import getpass
+import hashlib
+import os
+import platform
+import re
+import tempfile
+from pathlib import Path
+
 import torch
 
 
@@ -17,7 +31,44 @@ def compile_step(step):
     import logging
 
     from torch._inductor import config as inductor
+    kernels_cache()
     inductor.compile_threads = 1  # no pool of compiling processes beside a one-thread run
     # its "No CUDA runtime is found" says nothing about a step that compiles for the cpu
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     return torch.compile(step, fullgraph=True, isolate_recompiles=True)
+
+
+CACHE_DIR = "TORCHINDUCTOR_CACHE_DIR"
+KERNEL_SET = re.compile(r"[a-z0-9_]+-[0-9a-f]{8}")  # a folder kernels_cache made
+
+
+def kernel_set() -> str:
+    """What compiled CPU code is specialised for: torch's CPU capability (which
+    ATEN_CPU_CAPABILITY lowers) and the instruction sets this CPU offers, e.g. "avx2-1f0c9a2e"."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        flags = ""
+    cpu = flags or platform.processor() or platform.machine()
+    return f"{torch.backends.cpu.get_cpu_capability().lower()}-{hashlib.sha256(cpu.encode()).hexdigest()[:8]}"
+
+
+def kernels_cache() -> Path:
+    """Point inductor's caches at a folder of this kernel set, within the one the user chose
+    (TORCHINDUCTOR_CACHE_DIR) or inductor's default; before the first compile of a process, and
+    inherited by the processes it starts (which may run another kernel set: a sibling folder)."""
+    folder = Path(os.environ.get(CACHE_DIR) or Path(tempfile.gettempdir()) / f"torchinductor_{user()}").absolute()
+    if KERNEL_SET.fullmatch(folder.name):
+        folder = folder.parent
+    folder = folder / kernel_set()
+    os.environ[CACHE_DIR] = str(folder)
+    return folder
+
+
+def user() -> str:
+    """The user's name, as inductor names its default folder, or the user id where there is none."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's user with no entry in /etc/passwd
+        return f"uid_{os.getuid()}" if hasattr(os, "getuid") else "unknown_user"
