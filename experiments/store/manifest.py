@@ -49,9 +49,14 @@ def git_commit() -> str | None:
         return None
 
 
-def torch_cpu_capability() -> str | None:
-    """The vector instructions torch's CPU kernels use (AVX512, AVX2, ...), asked of a child
-    process, so that a client that only schedules never imports torch itself."""
+def torch_cpu_capability(here: bool = False) -> str | None:
+    """The vector instructions torch's CPU kernels use (AVX512, AVX2, ...): asked of torch in this
+    process where it has imported torch or will (`here`: it trains the runs itself), else of a
+    child process (the seconds of an import), so that a client that only schedules never imports
+    torch itself (its workers inherit its environment, and so the same capability)."""
+    if here or "torch" in sys.modules:
+        import torch
+        return torch.backends.cpu.get_cpu_capability()
     code = "import torch; print(torch.backends.cpu.get_cpu_capability())"
     try:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -60,22 +65,23 @@ def torch_cpu_capability() -> str | None:
     return done.stdout.strip() or None
 
 
-def kernels(uses_torch: bool) -> dict:
+def kernels(uses_torch: bool, here: bool = False) -> dict:
     """What decides the floating-point kernels, and so the last bits of float32 results: the
     CPU's instruction sets (host), OpenBLAS's core type for numpy, torch's CPU capability, and
-    the variables that force them."""
+    the variables that force them. here: this process trains the runs itself."""
     blas = [{"api": i.get("internal_api"), "version": i.get("version"), "architecture": i.get("architecture")}
             for i in threadpool_info() if i.get("user_api") == "blas"]
-    return {"numpy_blas": blas, "torch_cpu_capability": torch_cpu_capability() if uses_torch else None,
+    return {"numpy_blas": blas, "torch_cpu_capability": torch_cpu_capability(here) if uses_torch else None,
             "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "ATEN_CPU_CAPABILITY", "MKL_CBWR",
                                                     "MKL_ENABLE_INSTRUCTIONS")}}
 
 
 def session(workers: int, scheduler: str | None, engine: str, uses_torch: bool) -> dict:
+    here = workers <= 1 and scheduler is None  # the command trains its runs itself
     return {"started": now(), "finished": None, "mlp_twins": __version__, "git_commit": git_commit(),
             "python": platform.python_version(), "numpy": np.__version__,
             "torch": importlib.metadata.version("torch"), "platform": platform.platform(), **cpu(),
-            "cpu_count": os.cpu_count(), "kernels": kernels(uses_torch), "engine": engine, "workers": workers,
+            "cpu_count": os.cpu_count(), "kernels": kernels(uses_torch, here), "engine": engine, "workers": workers,
             "scheduler": scheduler}
 
 
