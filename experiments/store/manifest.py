@@ -55,7 +55,7 @@ def torch_cpu_capability(here: bool = False) -> str | None:
     child process (the seconds of an import), so that a client that only schedules never imports
     torch itself (its workers inherit its environment, and so the same capability)."""
     if here or "torch" in sys.modules:
-        import torch
+        import torch  # where torch is imported already, or will be for the training
         return torch.backends.cpu.get_cpu_capability()
     code = "import torch; print(torch.backends.cpu.get_cpu_capability())"
     try:
