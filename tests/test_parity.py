@@ -112,4 +112,4 @@ def test_compiled_code_is_kept_apart_per_instruction_set(tmp_path, monkeypatch):
         assert os.environ[compiled.CACHE_DIR] == str(folders[-1])
     assert [f.parent for f in folders] == [tmp_path] * 3
     assert folders[0] != folders[1] and folders[0] == folders[2]
-    assert folders[0].name.startswith("avx512-") and folders[1].name.startswith("avx2-")
+    assert folders[0].name.startswith("kernels-avx512-") and folders[1].name.startswith("kernels-avx2-")

@@ -39,19 +39,20 @@ def compile_step(step):
 
 
 CACHE_DIR = "TORCHINDUCTOR_CACHE_DIR"
-KERNEL_SET = re.compile(r"[a-z0-9_]+-[0-9a-f]{8}")  # a folder kernels_cache made
+KERNEL_SET = re.compile(r"kernels-[a-z0-9_]+-[0-9a-f]{8}")  # a folder kernels_cache made
 
 
 def kernel_set() -> str:
     """What compiled CPU code is specialised for: torch's CPU capability (which
-    ATEN_CPU_CAPABILITY lowers) and the instruction sets this CPU offers, e.g. "avx2-1f0c9a2e"."""
+    ATEN_CPU_CAPABILITY lowers) and the instruction sets this CPU offers, e.g. "kernels-avx2-1f0c9a2e"."""
     try:
         with open("/proc/cpuinfo") as f:
             flags = next((line for line in f if line.startswith(("flags", "Features"))), "")
     except OSError:
         flags = ""
     cpu = flags or platform.processor() or platform.machine()
-    return f"{torch.backends.cpu.get_cpu_capability().lower()}-{hashlib.sha256(cpu.encode()).hexdigest()[:8]}"
+    capability = re.sub(r"[^a-z0-9_]", "_", torch.backends.cpu.get_cpu_capability().lower())  # "NO AVX" on arm
+    return f"kernels-{capability}-{hashlib.sha256(cpu.encode()).hexdigest()[:8]}"
 
 
 def kernels_cache() -> Path:
