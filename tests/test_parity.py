@@ -100,9 +100,9 @@ def test_compiled_twin_trains_as_the_eager_one(sample):
 def test_compiled_code_is_kept_apart_per_instruction_set(tmp_path, monkeypatch):
     """Inductor's graph cache does not key on the vector instruction set: code generated where
     torch runs one (AVX-512) and read back where it runs another (ATEN_CPU_CAPABILITY=avx2, as
-    docs/reproducibility.md has users set it, or another CPU sharing the folder) trained to NaN
-    (docs/errors.md shows it). The compiled step keeps a cache folder per kernel set: siblings in
-    the folder the user chose, whichever process set it first."""
+    docs/reproducibility.md has users set it, or another CPU sharing the folder) trained a stack
+    to NaN. The compiled step keeps a cache folder per kernel set, siblings in the folder the
+    user chose, whichever kernel set's process chose first."""
     from torch_ref import compiled
     monkeypatch.setenv(compiled.CACHE_DIR, str(tmp_path))
     folders = []
@@ -113,3 +113,15 @@ def test_compiled_code_is_kept_apart_per_instruction_set(tmp_path, monkeypatch):
     assert [f.parent for f in folders] == [tmp_path] * 3
     assert folders[0] != folders[1] and folders[0] == folders[2]
     assert folders[0].name.startswith("kernels-avx512-") and folders[1].name.startswith("kernels-avx2-")
+
+
+def test_a_step_is_compiled_into_its_kernel_sets_folder(tmp_path, monkeypatch):
+    """compile_step sets the folder before torch.compile, which inductor reads at each compile
+    (a compile into a new folder takes ~20 s, so torch.compile is stood in for here; the docs/errors.md
+    row says how to check the numbers)."""
+    from torch_ref import compiled
+    monkeypatch.setenv(compiled.CACHE_DIR, str(tmp_path))
+    seen = []
+    monkeypatch.setattr(torch, "compile", lambda step, **kwargs: seen.append(os.environ[compiled.CACHE_DIR]) or step)
+    compiled.compile_step(lambda w, x: w @ x)
+    assert seen == [str(tmp_path / compiled.kernel_set())]

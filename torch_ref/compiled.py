@@ -10,15 +10,13 @@ kernels and the matrix products, one call a step.
 Inductor keeps what it compiled on disk, and the key of its graph cache leaves out the vector
 instruction set the code was generated for: code made for AVX-512 and read back where torch
 runs AVX2 (`ATEN_CPU_CAPABILITY=avx2`, or another CPU sharing the cache's folder) trained to
-NaN, and the reverse to numbers that were simply other. So the cache lives in a folder of its
-own per instruction set (`kernels_cache`).
+NaN, and the reverse to numbers that were simply other. So the compiled step keeps inductor's
+graph and AOTAutograd caches in a folder of their own per instruction set (`kernels_cache`).
 """
-import getpass
 import hashlib
 import os
 import platform
 import re
-import tempfile
 from pathlib import Path
 
 import torch
@@ -40,6 +38,7 @@ def compile_step(step):
 
 CACHE_DIR = "TORCHINDUCTOR_CACHE_DIR"
 KERNEL_SET = re.compile(r"kernels-[a-z0-9_]+-[0-9a-f]{8}")  # a folder kernels_cache made
+ISA_FLAG = re.compile(r"(sse|ssse|pni|avx|fma|f16c|amx|bmi|asimd|sve|neon|fp)")  # SSE3 is "pni"
 
 
 def kernel_set() -> str:
@@ -50,26 +49,23 @@ def kernel_set() -> str:
             flags = next((line for line in f if line.startswith(("flags", "Features"))), "")
     except OSError:
         flags = ""
-    cpu = flags or platform.processor() or platform.machine()
+    # the vector and arithmetic sets only: a kernel or microcode update that changes the others
+    # (md_clear, ibpb, ...) leaves compiled code as valid as it was
+    sets = " ".join(sorted(f for f in flags.partition(":")[2].split() if ISA_FLAG.match(f)))
+    cpu = sets or platform.processor() or platform.machine()
     capability = re.sub(r"[^a-z0-9_]", "_", torch.backends.cpu.get_cpu_capability().lower())  # "NO AVX" on arm
     return f"kernels-{capability}-{hashlib.sha256(cpu.encode()).hexdigest()[:8]}"
 
 
 def kernels_cache() -> Path:
-    """Point inductor's caches at a folder of this kernel set, within the one the user chose
-    (TORCHINDUCTOR_CACHE_DIR) or inductor's default; before the first compile of a process, and
-    inherited by the processes it starts (which may run another kernel set: a sibling folder)."""
-    folder = Path(os.environ.get(CACHE_DIR) or Path(tempfile.gettempdir()) / f"torchinductor_{user()}").absolute()
+    """Point inductor's graph and AOTAutograd caches at a folder of this kernel set, within the
+    one they use otherwise ($TORCHINDUCTOR_CACHE_DIR or inductor's default), before the first
+    compile; the processes it starts inherit it (and, should they run another kernel set, make
+    a sibling folder)."""
+    from torch._inductor.runtime.cache_dir_utils import cache_dir  # inductor's own answer, read at each compile
+    folder = Path(cache_dir())
     if KERNEL_SET.fullmatch(folder.name):
         folder = folder.parent
     folder = folder / kernel_set()
     os.environ[CACHE_DIR] = str(folder)
     return folder
-
-
-def user() -> str:
-    """The user's name, as inductor names its default folder, or the user id where there is none."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # a container's user with no entry in /etc/passwd
-        return f"uid_{os.getuid()}" if hasattr(os, "getuid") else "unknown_user"
