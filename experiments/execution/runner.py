@@ -91,7 +91,8 @@ def plan_grid(configs: list[RunConfig], out: ResultsDir, name: str, axes: dict, 
     done = out.completed()
     check_devices_of(configs, rows, out)
     session = None if continuing else manifests.session(workers, scheduler, engine,
-                                                        any(c.impl == "torch" for c in configs))
+                                                        any(c.impl == "torch" for c in configs),
+                                                        here=executor is None and workers <= 1)  # as run_plan
     manifest = manifests.check_and_update(
         out.path / "manifest.json", manifests.grid_entry(name, axes, list(overrides), configs, search),
         {dataset: manifests.data_entry(d, configs) for dataset, d in datasets.items()}, session, extend, has_runs)

@@ -50,10 +50,11 @@ def git_commit() -> str | None:
 
 
 def torch_cpu_capability(here: bool = False) -> str | None:
-    """The vector instructions torch's CPU kernels use (AVX512, AVX2, ...): asked of torch in this
-    process where it has imported torch or will (`here`: it trains the runs itself), else of a
-    child process (the seconds of an import), so that a client that only schedules never imports
-    torch itself (its workers inherit its environment, and so the same capability)."""
+    """The vector instructions torch's CPU kernels use (AVX512, AVX2, ...) in this process's
+    environment: asked of torch here where this process has imported torch or will (`here`: it
+    trains the runs itself), else of a child process (the seconds of an import), so that a client
+    that only schedules never imports torch itself. Local workers inherit the environment, and so
+    the capability; a Dask scheduler's workers, on their own machines, may differ."""
     if here or "torch" in sys.modules:
         import torch  # where torch is imported already, or will be for the training
         return torch.backends.cpu.get_cpu_capability()
@@ -76,8 +77,8 @@ def kernels(uses_torch: bool, here: bool = False) -> dict:
                                                     "MKL_ENABLE_INSTRUCTIONS")}}
 
 
-def session(workers: int, scheduler: str | None, engine: str, uses_torch: bool) -> dict:
-    here = workers <= 1 and scheduler is None  # the command trains its runs itself
+def session(workers: int, scheduler: str | None, engine: str, uses_torch: bool, here: bool = False) -> dict:
+    """This command's entry; here: it trains its runs itself, in this process."""
     return {"started": now(), "finished": None, "mlp_twins": __version__, "git_commit": git_commit(),
             "python": platform.python_version(), "numpy": np.__version__,
             "torch": importlib.metadata.version("torch"), "platform": platform.platform(), **cpu(),
