@@ -2,6 +2,7 @@
 and tables, and building grids and MNIST folders."""
 import contextlib
 import io
+import re
 import subprocess
 import sys
 import time
@@ -104,7 +105,7 @@ def start(args, cwd, **kwargs) -> subprocess.Popen:
 def said(stderr: str) -> list[str]:
     """What a command said on stderr, without its progress: where stderr is not a terminal, a
     "[n/N runs, ...]" line comes every few seconds, and how many depends on the host's speed."""
-    return [line for line in stderr.strip().splitlines() if not line.startswith("[")]
+    return [line for line in stderr.strip().splitlines() if not re.match(r"\[\d+/\d+ runs, ", line)]
 
 
 def wait_for(done, what: str, timeout: float = 120, proc: subprocess.Popen | None = None) -> None:
@@ -114,8 +115,11 @@ def wait_for(done, what: str, timeout: float = 120, proc: subprocess.Popen | Non
         if done():
             return
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"{what}: the command ended first, status {proc.returncode}: "
-                                 f"{proc.stderr.read() if proc.stderr else ''}")
+            try:  # (a process it left behind may hold its stderr open)
+                err = proc.communicate(timeout=5)[1]
+            except subprocess.TimeoutExpired:
+                err = "(its stderr still open)"
+            raise AssertionError(f"{what}: the command ended first, status {proc.returncode}: {err}")
         time.sleep(0.05)
     raise AssertionError(f"{what}: not within {timeout} s")
 

@@ -46,13 +46,16 @@ def scheduler(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
                              "--port", str(port), "--no-dashboard"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+
     def listening() -> bool:
         with socket.socket() as s:
             return s.connect_ex(("127.0.0.1", port)) == 0
-    wait_for(listening, "the dask scheduler listens", timeout=60, proc=proc)
-    yield proc, f"tcp://127.0.0.1:{port}"
-    proc.kill()
-    proc.wait()
+    try:
+        wait_for(listening, "the dask scheduler listens", timeout=60, proc=proc)
+        yield proc, f"tcp://127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_a_scheduler_without_workers_is_waited_for_then_given_up(scheduler, tmp_path):
