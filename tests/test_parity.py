@@ -96,7 +96,6 @@ def test_compiled_twin_trains_as_the_eager_one(sample):
             assert np.linalg.norm(ours - start) > 1e-3 * np.linalg.norm(ours)  # every parameter moved
 
 
-
 def test_compiled_code_is_kept_apart_per_instruction_set(tmp_path, monkeypatch):
     """Inductor's graph cache does not key on the vector instruction set: code generated where
     torch runs one (AVX-512) and read back where it runs another (ATEN_CPU_CAPABILITY=avx2, as

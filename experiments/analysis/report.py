@@ -219,18 +219,17 @@ def best_configurations(runs: pd.DataFrame, where: str = "", top: int = 5, range
         d = difference(per_seed(mine, best), per_seed(mine, second))
         section.p(f"Against the runner-up ({setting_of(second, shown)}): "
                   + verdict(d, "the best", "the runner-up") + ".")
-    if ranges:  # a search: its ranges' ends, not the few values its confirmed configurations share
-        section.facts = {"best": best, "edges": range_edges(best, ranges)}
-        for axis, side in section.facts["edges"].items():
-            r = ranges[axis]
-            end, words = (r["high"], "top") if side == "largest" else (r["low"], "bottom")
+    # a search: its ranges' ends, not the few values its confirmed configurations share
+    section.facts = {"best": best, "edges": range_edges(best, ranges) if ranges else edges(mine, best)}
+    for axis, side in section.facts["edges"].items():
+        if ranges:
+            low, high = float(ranges[axis]["low"]), float(ranges[axis]["high"])
+            end, words = (high, "top") if side == "largest" else (low, "bottom")
             section.p(f"**{axis} {shown_value(best[axis])} lies near the {words} of the range the search drew it "
-                      f"from ({shown_value(float(r['low']))} to {shown_value(float(r['high']))})**: the best may lie "
-                      f"beyond {shown_value(float(end))}. Widen the range (for example to "
-                      f"{beyond(axis, float(end), side)}) before taking this value as the answer.")
-    else:
-        section.facts = {"best": best, "edges": edges(mine, best)}
-        for axis, side in section.facts["edges"].items():
+                      f"from ({shown_value(low)} to {shown_value(high)})**: the best may lie beyond "
+                      f"{shown_value(end)}. Widen the range (for example to {beyond(axis, end, side)}) before "
+                      "taking this value as the answer.")
+        else:
             section.p(f"**{axis} {label(best[axis])} is the {side} {axis} the runs tried**: the best may lie "
                       f"beyond the grid's edge. Widen the {axis} axis (for example to "
                       f"{beyond(axis, best[axis], side)}) before taking this value as the answer.")
