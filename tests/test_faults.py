@@ -13,7 +13,7 @@ import pytest
 from experiments.errors import UsageError
 from experiments.store.folder import ResultsDir
 from experiments.store.layout import RUNS_COLUMNS
-from tests.helpers import assert_same_tables, cli, write_grid
+from tests.helpers import TIMING, assert_same_tables, cli, write_grid
 
 
 def start_run(grid, out, *extra, **popen) -> subprocess.Popen:
@@ -201,6 +201,28 @@ def test_a_dying_worker_costs_nothing(scratch_grid, tmp_path):
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
     assert "did not finish" in proc.stderr.read()  # the lost work is announced as it starts again
     assert_same_tables(reference, out)
+
+
+def test_a_local_worker_sends_back_a_message_that_reaches_the_pipe_whole(tmp_path):
+    """A worker killed while sending megabytes of results left a part of them in the pool's pipe,
+    and the pool's thread waiting for the rest for ever (test_a_dying_worker_costs_nothing, now
+    and then). It sends the name of the file that holds them: under PIPE_BUF bytes, which a pipe
+    takes whole or not at all."""
+    import pickle
+    import select
+    from concurrent.futures import Future
+
+    from experiments.execution.workers import handed_over, run_task
+    from experiments.spec.config import RunConfig
+    unit = [RunConfig(impl="scratch", activation=a, epochs=1) for a in ("sigmoid", "relu")]
+    sent = run_task(unit, None, spool=str(tmp_path))
+    assert isinstance(sent, str) and len(pickle.dumps(sent)) + 200 < select.PIPE_BUF  # (and the pool's wrapping)
+    future = Future()
+    future.set_result(sent)
+    results, direct = handed_over(future), run_task(unit, None)
+    def rows(of):
+        return [{k: v for k, v in r.run_row.items() if k not in TIMING} for r in of]
+    assert rows(results) == rows(direct) and not list(tmp_path.iterdir())
 
 
 def is_worker(process: psutil.Process) -> bool:

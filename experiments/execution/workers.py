@@ -4,15 +4,20 @@ numbers do not depend on where it ran. Finished units are handed to `on_results`
 process, which alone writes the tables.
 
 A unit whose worker dies (or that is lost with a Dask worker) is tried again, once by default,
-then recorded as failed. Ctrl-C or SIGTERM in the client ends a local pool's workers at once
+then recorded as failed. A local worker hands its unit's results over as a file and sends back
+only its name: a message that short reaches the pipe whole or not at all, where the results
+themselves (megabytes of parameters), cut off by a worker killed while sending them, left the
+pool's own thread waiting for the rest for ever. Ctrl-C or SIGTERM in the client ends a local pool's workers at once
 (experiments.execution.interrupts); workers block SIGINT from their first instruction, and
 leave by themselves when the client is killed.
 """
 import contextlib
 import multiprocessing
 import os
+import pickle
 import queue
 import signal
+import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, ProcessPoolExecutor, wait
@@ -126,10 +131,28 @@ def exit_with(parent: int) -> None:
 
 
 def run_task(unit: list[RunConfig], data_root: str | None, checksum: str | None = None,
-             engine: str = "batched") -> list[RunResult]:
-    """A unit as a picklable task for a worker process."""
-    return run_unit(unit, dataset_for(unit[0].dataset, data_root, checksum),
-                    _epochs_out.put if _epochs_out is not None else None, engine)
+             engine: str = "batched", spool: str | None = None) -> list[RunResult] | str:
+    """A unit as a picklable task for a worker process: its results, or, given a `spool` folder,
+    the name of the file in it that holds them (`handed_over`)."""
+    results = run_unit(unit, dataset_for(unit[0].dataset, data_root, checksum),
+                       _epochs_out.put if _epochs_out is not None else None, engine)
+    if spool is None:
+        return results
+    fd, path = tempfile.mkstemp(suffix=".pickle", dir=spool)  # a file cut off by a kill is never named
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump(results, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def handed_over(future) -> list[RunResult]:
+    """A finished unit's results, read back (and removed) where its worker wrote them to a file."""
+    path = future.result()
+    if not isinstance(path, str):  # a Dask cluster's, or a unit run in this process
+        return path
+    with open(path, "rb") as f:
+        results = pickle.load(f)
+    os.remove(path)
+    return results
 
 
 def run_pool(work: list[list[RunConfig]], data_root: str | None, checksums: dict[str, str], workers: int,
@@ -140,54 +163,59 @@ def run_pool(work: list[list[RunConfig]], data_root: str | None, checksums: dict
     pending = list(work)
     context = multiprocessing.get_context("spawn")
     epochs_in = context.Queue() if executor is None else None  # a Dask cluster's workers report no epochs
-    while pending:
-        own = executor is None
-        pool = executor or ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker,
-                                               initargs=(epochs_in, os.getpid()))
-        futures = {}
-        lost = ""
-        try:
-            with born_deaf_to_ctrl_c(own):
-                for unit in pending:
-                    attempts[id(unit)] += 1
-                    futures[pool.submit(run_task, unit, data_root, checksums[unit[0].dataset], engine)] = unit
-            pending = []
-            for future in finished(futures, epochs_in, progress, getattr(pool, "check", None)):
-                unit = futures.pop(future)
-                if future.cancelled() or (getattr(pool, "closed", False) and future.exception() is not None):
-                    # a cluster that lost its scheduler cancels everything (or, in older Dask, fails it):
-                    # not the unit's doing
-                    attempts[id(unit)] -= 1
-                    pending.append(unit)
-                    lost = "cancelled"
-                    continue
-                results = outcome(future, unit, attempts[id(unit)] < max_attempts, progress)
-                if results is None:
-                    pending.append(unit)
-                    lost = str(future.exception())
-                    continue
-                on_results(unit, results, False)
-        except BaseException as e:  # Ctrl-C, or a row that cannot be written: the rest would be lost
-            if isinstance(e, KeyboardInterrupt):
-                for future in [f for f in futures if f.done() and not f.cancelled() and f.exception() is None]:
-                    on_results(futures[future], future.result(), False)  # finished just before the signal
+    # where a local pool's workers leave their results (run_task)
+    spooled = tempfile.TemporaryDirectory(prefix="mlp-twins-", ignore_cleanup_errors=True) if executor is None \
+        else contextlib.nullcontext()
+    with spooled as spool:
+        while pending:
+            own = executor is None
+            pool = executor or ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker,
+                                                   initargs=(epochs_in, os.getpid()))
+            futures = {}
+            lost = ""
+            try:
+                with born_deaf_to_ctrl_c(own):
+                    for unit in pending:
+                        attempts[id(unit)] += 1
+                        future = pool.submit(run_task, unit, data_root, checksums[unit[0].dataset], engine, spool)
+                        futures[future] = unit
+                pending = []
+                for future in finished(futures, epochs_in, progress, getattr(pool, "check", None)):
+                    unit = futures.pop(future)
+                    if future.cancelled() or (getattr(pool, "closed", False) and future.exception() is not None):
+                        # a cluster that lost its scheduler cancels everything (or, in older Dask, fails it):
+                        # not the unit's doing
+                        attempts[id(unit)] -= 1
+                        pending.append(unit)
+                        lost = "cancelled"
+                        continue
+                    results = outcome(future, unit, attempts[id(unit)] < max_attempts, progress)
+                    if results is None:
+                        pending.append(unit)
+                        lost = str(future.exception())
+                        continue
+                    on_results(unit, results, False)
+            except BaseException as e:  # Ctrl-C, or a row that cannot be written: the rest would be lost
+                if isinstance(e, KeyboardInterrupt):
+                    for future in [f for f in futures if f.done() and not f.cancelled() and f.exception() is None]:
+                        on_results(futures[future], handed_over(future), False)  # finished just before the signal
+                if own:
+                    kill_workers(pool)
+                elif not getattr(pool, "closed", False):  # a cluster's queued units (running ones end with the client)
+                    for future in futures:
+                        future.cancel()
+                raise
             if own:
-                kill_workers(pool)
-            elif not getattr(pool, "closed", False):  # a cluster's queued units (running ones end with the client)
-                for future in futures:
-                    future.cancel()
-            raise
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if pending and lost != "cancelled":  # a cancelled unit's cluster says what became of it (check)
-            progress.note(f"{len(pending)} unit(s), {sum(map(len, pending))} run(s), did not finish ({lost}); "
-                          "trying them again")
+                pool.shutdown(wait=True, cancel_futures=True)
+            if pending and lost != "cancelled":  # a cancelled unit's cluster says what became of it (check)
+                progress.note(f"{len(pending)} unit(s), {sum(map(len, pending))} run(s), did not finish ({lost}); "
+                              "trying them again")
 
 
 def outcome(future, unit: list[RunConfig], retry: bool, progress) -> list[RunResult] | None:
     """A finished unit's results; None if it should be tried again; failed rows if it failed for good."""
     try:
-        return future.result()
+        return handed_over(future)
     except UsageError:
         raise
     except (Exception, CancelledError) as e:  # a worker died (BrokenProcessPool) or was lost, or the unit raised
